@@ -1,0 +1,51 @@
+"""The `mlops` command: Typer wiring only; every action lives in `mlops_tui.services`."""
+
+from __future__ import annotations
+
+import typer
+
+from mlops_tui import __version__
+from mlops_tui.cli import data, history, lifecycle, models, status
+from mlops_tui.cli.common import state
+
+app = typer.Typer(
+    name="mlops",
+    help="Track every model through Plan → Build → Test → Deploy → Monitor, as a team.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlops-tui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        metavar="URL",
+        help="Database: a SQLite file path, sqlite:///path or postgresql://… "
+        "[default: $MLOPS_DB, else mlops.db in your data folder]",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """With no command, open the interactive board."""
+    state.db = db
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+app.add_typer(models.app, name="model")
+app.add_typer(lifecycle.owner_app, name="owner")
+lifecycle.register(app)
+status.register(app)
+history.register(app)
+data.register(app)

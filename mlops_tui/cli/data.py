@@ -1,0 +1,114 @@
+"""`mlops init`, `export`, `import` and `demo`: setting up and moving the whole state."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+
+from mlops_tui.cli import output
+from mlops_tui.cli.common import session, state
+from mlops_tui.domain import InvalidInput
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("export")(export)
+    app.command("import")(import_)
+    app.command("demo")(demo)
+
+
+def init() -> None:
+    """Create the database, or bring its schema up to date. Safe to run again."""
+    from mlops_tui import config
+    from mlops_tui.store import open_store
+
+    store = open_store(config.database_url(state.db), migrate=False)
+    try:
+        before, after = store.migrate()
+        where = f"{store.backend} database at {store.location}"
+    finally:
+        store.close()
+    if before == after:
+        output.write(f"{where} is up to date (schema v{after})\n")
+    elif before == 0:
+        output.write(f"created {where} (schema v{after})\n")
+    else:
+        output.write(f"upgraded {where} from schema v{before} to v{after}\n")
+
+
+def export(
+    file: str | None = typer.Argument(None, help="Where to write (default: standard output)."),
+) -> None:
+    """Write the whole state and its history as JSON Lines."""
+    from mlops_tui.services import transfer
+
+    with session() as ctx:
+        if file in (None, "-"):
+            counts = transfer.export(ctx, sys.stdout)
+        else:
+            target = Path(file)
+            # Write beside the target, then rename: a failed export never leaves half a file.
+            fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    counts = transfer.export(ctx, out)
+                os.replace(tmp, target)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+    output.info(
+        f"exported {counts['models']} models and {counts['events']} events"
+        + (f" to {file}" if file not in (None, "-") else "")
+    )
+
+
+def import_(
+    file: str = typer.Argument(..., help="A file made by `mlops export` (- for stdin)."),
+) -> None:
+    """Load an export into an empty database, exactly as it was."""
+    from mlops_tui.services import transfer
+
+    with session() as ctx:
+        if file == "-":
+            counts = transfer.import_(ctx, sys.stdin, "<stdin>")
+        else:
+            try:
+                handle = open(file, encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+            with handle:
+                try:
+                    counts = transfer.import_(ctx, handle, file)
+                except UnicodeDecodeError as exc:
+                    raise InvalidInput(f"{file} is not UTF-8 text ({exc.reason})") from None
+    output.write(f"imported {counts['models']} models and {counts['events']} events\n")
+
+
+def demo(
+    models: int = typer.Option(24, "--models", min=1, max=5000, help="How many models."),
+    no_tui: bool = typer.Option(False, "--no-tui", help="Only seed; do not open the board."),
+) -> None:
+    """Fill the database with a demo team, then open the board."""
+    from mlops_tui.services import demo as demo_service
+
+    with session() as ctx:
+        existing = ctx.store.count_models()
+        if existing:
+            output.info(f"{ctx.store.location} already has {existing} models: not seeding")
+        else:
+            events = demo_service.seed(ctx.store, models=models)
+            output.info(f"seeded {models} models and {events} events in {ctx.store.location}")
+    if no_tui:
+        return
+    try:
+        from mlops_tui.tui import run
+    except ImportError:
+        from mlops_tui.cli.status import status
+
+        status(name=None, stage=None, owner=None, as_json=False)
+        return
+    run(state.db)

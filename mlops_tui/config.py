@@ -1,0 +1,45 @@
+"""Where the state lives and who is acting, resolved the same way by the CLI and the TUI."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from mlops_tui.domain import InvalidInput, validate_user
+
+APP_NAME = "mlops-tui"
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False))
+
+
+def default_db() -> str:
+    return str(data_dir() / "mlops.db")
+
+
+def database_url(explicit: str | None = None) -> str:
+    """--db, else MLOPS_DB, else the SQLite file in the user's data directory."""
+    url = explicit or os.environ.get("MLOPS_DB") or default_db()
+    return os.path.expanduser(url) if not url.startswith(("postgres", "sqlite:")) else url
+
+
+def current_actor() -> str:
+    """MLOPS_USER, else the OS login name: who each event is attributed to."""
+    name = os.environ.get("MLOPS_USER")
+    if name:
+        return validate_user(name, "MLOPS_USER")
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        raise InvalidInput("cannot tell who you are: set MLOPS_USER") from None
+    return validate_user(name, "login name")

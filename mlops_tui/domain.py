@@ -1,0 +1,260 @@
+"""The rules of the MLOps loop, with no I/O, so the CLI, the TUI and the stores agree on them.
+
+Everything a user can get wrong is checked here and refused with an `MlopsError` whose
+message is one line a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class MlopsError(Exception):
+    """An expected failure: shown as one line in the CLI and as a notification in the TUI."""
+
+    title = "Error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+
+
+class InvalidInput(MlopsError):
+    title = "Invalid input"
+    exit_code = 2
+
+
+class NotFound(MlopsError):
+    title = "Not found"
+    exit_code = 2
+
+
+class AlreadyExists(MlopsError):
+    title = "Already exists"
+    exit_code = 2
+
+
+class MoveRefused(MlopsError):
+    title = "Move refused"
+    exit_code = 2
+
+
+class Conflict(MlopsError):
+    """Someone else changed the record since it was read; nothing was written."""
+
+    title = "Conflict"
+    exit_code = 3
+
+    @classmethod
+    def stale(cls, current: Model, expected_revision: int) -> Conflict:
+        when = current.updated_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return cls(
+            f"{current.name} was changed by {current.updated_by} at {when} "
+            f"(revision {current.revision}; you had {expected_revision}): "
+            "nothing was written, reload and try again"
+        )
+
+
+class StoreUnavailable(MlopsError):
+    title = "Database unreachable"
+    exit_code = 4
+
+
+class Stage(StrEnum):
+    PLAN = "plan"
+    BUILD = "build"
+    TEST = "test"
+    DEPLOY = "deploy"
+    MONITOR = "monitor"
+
+    @property
+    def index(self) -> int:
+        return STAGES.index(self)
+
+    def next(self) -> Stage:
+        """The stage one step forward; after monitor the loop starts again at plan."""
+        return STAGES[(self.index + 1) % len(STAGES)]
+
+
+STAGES: tuple[Stage, ...] = tuple(Stage)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    BACKUP = "backup"
+    ONCALL = "oncall"
+
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"
+    OK = "ok"
+    WARN = "warn"
+    CRITICAL = "critical"
+    STALE = "stale"
+
+
+class MoveKind(StrEnum):
+    FORWARD = "forward"
+    ITERATION = "iteration"  # monitor -> plan: the loop starts again
+    REWORK = "rework"  # back to an earlier stage
+    FORCED = "forced"  # skipping ahead
+
+
+MODEL_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+USER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}")
+# C0 and C1 controls, DEL: they can rewrite a terminal when a note is shown.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_NOTE = 4000
+MAX_DESCRIPTION = 4000
+MAX_TAGS = 20
+
+
+def validate_model_name(name: str) -> str:
+    if not isinstance(name, str) or not MODEL_NAME_RE.fullmatch(name):
+        shown = repr(name) if isinstance(name, str) else type(name).__name__
+        if isinstance(name, str) and len(name) > 64:
+            shown = f"{name[:20]!r}… ({len(name)} characters)"
+        raise InvalidInput(
+            f"invalid model name {shown}: use lowercase letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 64 characters"
+        )
+    return name
+
+
+def validate_user(name: str, what: str = "user name") -> str:
+    if not isinstance(name, str) or not USER_NAME_RE.fullmatch(name):
+        raise InvalidInput(
+            f"invalid {what} {name!r}: use letters, digits, '.', '_', '@', '+' and '-', "
+            "at most 64 characters"
+        )
+    return name
+
+
+def parse_stage(value: str) -> Stage:
+    try:
+        return Stage(value.strip().lower())
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"unknown stage {value!r}: choose one of {', '.join(STAGES)}") from None
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"unknown role {value!r}: choose one of {', '.join(Role)}") from None
+
+
+def clean_text(value: str | None, what: str, limit: int) -> str | None:
+    """Refuse text that would be unreadable in a terminal or a history entry."""
+    if value is None:
+        return None
+    if _CONTROL_RE.search(value):
+        raise InvalidInput(f"{what} contains control characters; use plain text")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is too long ({len(value):,} characters; at most {limit:,})")
+    value = value.strip()
+    return value or None
+
+
+def validate_tags(tags: list[str]) -> list[str]:
+    out: list[str] = []
+    for tag in tags:
+        tag = tag.strip().lower()
+        if not MODEL_NAME_RE.fullmatch(tag) or len(tag) > 32:
+            raise InvalidInput(
+                f"invalid tag {tag!r}: lowercase letters, digits, '.', '_' and '-', at most 32"
+            )
+        if tag not in out:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise InvalidInput(f"too many tags ({len(out)}; at most {MAX_TAGS})")
+    return out
+
+
+def classify_move(current: Stage, target: Stage, note: str | None, force: bool) -> MoveKind:
+    """Decide what kind of move this is, or refuse it with the rule it breaks.
+
+    Forward one step is always allowed (monitor -> plan starts a new iteration). Going back
+    is rework and needs a note saying why. Skipping ahead needs --force and a note, and is
+    recorded as forced so that nobody mistakes it for a normal pass through the loop.
+    """
+    if current == target:
+        raise MoveRefused(f"already in {target}")
+    if target == current.next():
+        return MoveKind.ITERATION if target == Stage.PLAN else MoveKind.FORWARD
+    if target.index < current.index:
+        if not note:
+            raise MoveRefused(
+                f"moving back from {current} to {target} is rework: add --note saying why"
+            )
+        return MoveKind.REWORK
+    if not force:
+        raise MoveRefused(
+            f"{current} → {target} skips {_skipped(current, target)}: "
+            "the next stage is " + str(current.next()) + "; use --force with --note to skip"
+        )
+    if not note:
+        raise MoveRefused(f"a forced move from {current} to {target} needs --note saying why")
+    return MoveKind.FORCED
+
+
+def _skipped(current: Stage, target: Stage) -> str:
+    return ", ".join(s for s in STAGES[current.index + 1 : target.index])
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    stage: Stage
+    owner: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    description: str = ""
+    repo: str | None = None
+    tags: list[str] = field(default_factory=list)
+    iteration: int = 1
+    backup: str | None = None
+    oncall: str | None = None
+    version: int | None = None
+    production_version: int | None = None
+    health: Health = Health.UNKNOWN
+    revision: int = 1
+
+    def holder(self, role: Role) -> str | None:
+        return {Role.OWNER: self.owner, Role.BACKUP: self.backup, Role.ONCALL: self.oncall}[role]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the append-only history."""
+
+    id: int
+    at: datetime
+    actor: str
+    model: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    at: datetime
+    actor: str
+    model: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+# Event kinds. The part before the dot is the category that filters and webhooks use.
+MODEL_CREATED = "model.created"
+MODEL_MOVED = "stage.moved"
+ROLE_SET = "owner.set"

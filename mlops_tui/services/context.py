@@ -1,0 +1,25 @@
+"""What every use case needs: the store, who is acting, and the time (injectable for the demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops_tui.domain import NewEvent
+from mlops_tui.store import Store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    store: Store
+    actor: str
+    clock: Callable[[], datetime] = field(default=_now)
+
+    def event(self, kind: str, model: str | None, **data: Any) -> NewEvent:
+        return NewEvent(at=self.clock(), actor=self.actor, model=model, kind=kind, data=data)

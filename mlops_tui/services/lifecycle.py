@@ -1,0 +1,132 @@
+"""Creating models, moving them through the loop, and naming who is responsible for them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from mlops_tui import domain
+from mlops_tui.domain import (
+    MAX_DESCRIPTION,
+    MODEL_CREATED,
+    MODEL_MOVED,
+    ROLE_SET,
+    Conflict,
+    InvalidInput,
+    Model,
+    MoveKind,
+    MoveRefused,
+    Role,
+    Stage,
+)
+from mlops_tui.services.context import Context
+from mlops_tui.store import Change
+
+
+def _repo(value: str | None) -> str | None:
+    """Keep remote URLs as given; make local paths absolute so they work from any folder."""
+    value = domain.clean_text(value, "repo", 1024)
+    if value is None or "://" in value or value.startswith("git@"):
+        return value
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def add_model(
+    ctx: Context,
+    name: str,
+    *,
+    owner: str,
+    repo: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] = (),
+    stage: Stage = Stage.PLAN,
+) -> Change:
+    name = domain.validate_model_name(name)
+    owner = domain.validate_user(owner, "owner")
+    event = ctx.event(MODEL_CREATED, name, stage=str(stage), owner=owner)
+    model = Model(
+        name=name,
+        stage=stage,
+        owner=owner,
+        description=domain.clean_text(description, "description", MAX_DESCRIPTION) or "",
+        repo=_repo(repo),
+        tags=domain.validate_tags(list(tags)),
+        created_at=event.at,
+        created_by=ctx.actor,
+        updated_at=event.at,
+        updated_by=ctx.actor,
+    )
+    if model.repo:
+        event.data["repo"] = model.repo
+    if model.description:
+        event.data["description"] = model.description
+    if model.tags:
+        event.data["tags"] = model.tags
+    return ctx.store.insert_model(model, event)
+
+
+def move(
+    ctx: Context,
+    name: str,
+    target: Stage | str,
+    *,
+    note: str | None = None,
+    force: bool = False,
+    expected_revision: int | None = None,
+) -> Change:
+    """Move a model to `target` if the loop's rules allow it.
+
+    `expected_revision` is the revision the caller showed the user; when someone changed
+    the model since, the move is refused as a Conflict instead of acting on stale state.
+    """
+    name = domain.validate_model_name(name)
+    stage = target if isinstance(target, Stage) else domain.parse_stage(target)
+    note = domain.clean_text(note, "note", domain.MAX_NOTE)
+    model = ctx.store.get_model(name)
+    if expected_revision is not None and model.revision != expected_revision:
+        raise Conflict.stale(model, expected_revision)
+    kind = domain.classify_move(model.stage, stage, note, force)
+    iteration = model.iteration + (1 if kind == MoveKind.ITERATION else 0)
+    data: dict[str, object] = {"from": str(model.stage), "to": str(stage), "move": str(kind)}
+    if note:
+        data["note"] = note
+    if kind == MoveKind.FORCED:
+        data["forced"] = True
+    if kind == MoveKind.ITERATION:
+        data["iteration"] = iteration
+    return ctx.store.update_model(
+        name,
+        expected_revision=model.revision,
+        changes={"stage": stage, "iteration": iteration},
+        event=ctx.event(MODEL_MOVED, name, **data),
+    )
+
+
+def set_role(
+    ctx: Context,
+    name: str,
+    user: str,
+    *,
+    role: Role | str = Role.OWNER,
+    expected_revision: int | None = None,
+) -> Change:
+    name = domain.validate_model_name(name)
+    role = role if isinstance(role, Role) else domain.parse_role(role)
+    user = domain.validate_user(user)
+    model = ctx.store.get_model(name)
+    if expected_revision is not None and model.revision != expected_revision:
+        raise Conflict.stale(model, expected_revision)
+    before = model.holder(role)
+    if before == user:
+        raise InvalidInput(f"{user} is already the {role} of {name}")
+    others = {r: model.holder(r) for r in Role if r != role}
+    if role == Role.OWNER and others[Role.BACKUP] == user:
+        raise MoveRefused(f"{user} is the backup of {name}: name another backup first")
+    if role == Role.BACKUP and model.owner == user:
+        raise InvalidInput(f"{user} owns {name}; the backup must be someone else")
+    return ctx.store.update_model(
+        name,
+        expected_revision=model.revision,
+        changes={str(role): user},
+        event=ctx.event(ROLE_SET, name, role=str(role), before=before, after=user),
+    )

@@ -1,0 +1,147 @@
+"""Export and import of the whole state as JSON Lines, so a team can move between backends.
+
+The file is a header line, the models, the events, and an end line that carries the counts,
+so a truncated file is caught even when it was cut at a line boundary. An import checks the
+whole file before writing anything, then writes it in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from mlops_tui import domain
+from mlops_tui.domain import InvalidInput
+from mlops_tui.services.context import Context
+
+FORMAT = "mlops-export"
+FORMAT_VERSION = 1
+
+
+def export(ctx: Context, out: TextIO) -> dict[str, int]:
+    counts = {"model": 0, "event": 0}
+    header = {
+        "type": FORMAT,
+        "version": FORMAT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "source": ctx.store.backend,
+    }
+    out.write(json.dumps(header, ensure_ascii=False) + "\n")
+    for kind, row in ctx.store.dump():
+        counts[kind] += 1
+        out.write(json.dumps({"type": kind, **row}, ensure_ascii=False) + "\n")
+    out.write(
+        json.dumps({"type": "end", "models": counts["model"], "events": counts["event"]}) + "\n"
+    )
+    return {"models": counts["model"], "events": counts["event"]}
+
+
+_MODEL_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "description": (str,),
+    "repo": (str, type(None)),
+    "tags": (list,),
+    "stage": (str,),
+    "iteration": (int,),
+    "owner": (str,),
+    "backup": (str, type(None)),
+    "oncall": (str, type(None)),
+    "version": (int, type(None)),
+    "production_version": (int, type(None)),
+    "health": (str,),
+    "created_at": (str,),
+    "created_by": (str,),
+    "updated_at": (str,),
+    "updated_by": (str,),
+    "revision": (int,),
+}
+_EVENT_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "at": (str,),
+    "actor": (str,),
+    "model": (str, type(None)),
+    "kind": (str,),
+    "data": (dict,),
+}
+
+
+def _check(row: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+    missing = [k for k in types if k not in row]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    extra = [k for k in row if k not in types and k != "type"]
+    if extra:
+        raise ValueError(f"unknown field {', '.join(extra)}")
+    for key, allowed in types.items():
+        value = row[key]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
+        if key.endswith("_at") or key == "at":
+            datetime.fromisoformat(value)
+
+
+def _check_model(row: dict[str, Any]) -> None:
+    _check(row, _MODEL_TYPES)
+    domain.validate_model_name(row["name"])
+    domain.parse_stage(row["stage"])
+    domain.Health(row["health"])
+
+
+def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict[str, int]:
+    """Check every line, then load it all in one transaction. Raises InvalidInput naming the
+    first bad line; nothing is written in that case."""
+    models: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    names: set[str] = set()
+    ids: set[int] = set()
+    end: dict[str, Any] | None = None
+    lineno = 0
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            if end is not None:
+                raise ValueError("content after the end record")
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            kind = row.get("type")
+            if lineno == 1:
+                if kind != FORMAT:
+                    raise ValueError("not an mlops export (no header line)")
+                if row.get("version") != FORMAT_VERSION:
+                    raise ValueError(f"export format {row.get('version')} is not supported")
+            elif kind == "model":
+                _check_model(row)
+                if row["name"] in names:
+                    raise ValueError(f"model {row['name']} appears twice")
+                names.add(row["name"])
+                models.append(row)
+            elif kind == "event":
+                _check(row, _EVENT_TYPES)
+                if row["id"] in ids:
+                    raise ValueError(f"event {row['id']} appears twice")
+                ids.add(row["id"])
+                events.append(row)
+            elif kind == "end":
+                end = row
+                if (row.get("models"), row.get("events")) != (len(models), len(events)):
+                    raise ValueError(
+                        f"the end record counts {row.get('models')} models and "
+                        f"{row.get('events')} events, the file has {len(models)} and "
+                        f"{len(events)}"
+                    )
+            else:
+                raise ValueError(f"unknown record type {kind!r}")
+        except (ValueError, domain.MlopsError) as exc:
+            reason = exc.message if isinstance(exc, domain.MlopsError) else str(exc)
+            raise InvalidInput(f"{source}:{lineno}: {reason}; nothing was imported") from None
+    if lineno == 0:
+        raise InvalidInput(f"{source} is empty; nothing was imported")
+    if end is None:
+        raise InvalidInput(
+            f"{source}:{lineno}: the file ends without its end record (truncated?); "
+            "nothing was imported"
+        )
+    ctx.store.load(models, events)
+    return {"models": len(models), "events": len(events)}

@@ -1,0 +1,322 @@
+"""The SQL both backends share; a backend only says how to connect and how values travel.
+
+Queries are written once with `?` placeholders; the PostgreSQL backend rewrites them to
+`%s`. Timestamps are aware UTC datetimes on the Python side in both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops_tui.domain import (
+    AlreadyExists,
+    Conflict,
+    Event,
+    Health,
+    Model,
+    NewEvent,
+    NotFound,
+    Stage,
+)
+from mlops_tui.store.base import Change, StatusRow, Store
+
+MODEL_COLUMNS = (
+    "name",
+    "description",
+    "repo",
+    "tags",
+    "stage",
+    "iteration",
+    "owner",
+    "backup",
+    "oncall",
+    "version",
+    "production_version",
+    "health",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "revision",
+)
+EVENT_COLUMNS = ("id", "at", "actor", "model", "kind", "data")
+STATUS_COLUMNS = StatusRow._fields
+_TIME_COLUMNS = frozenset({"created_at", "updated_at", "at"})
+_JSON_COLUMNS = frozenset({"tags", "data"})
+# Columns update_model may change; the rest are set once or derived from the event.
+UPDATABLE = frozenset(MODEL_COLUMNS) - {
+    "name",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "revision",
+}
+
+
+class SqlStore(Store):
+    """Store logic in portable SQL; subclasses supply the connection and value conversion."""
+
+    # -- dialect hooks -----------------------------------------------------------------
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Any]:
+        """A cursor for a consistent read."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """A cursor inside a write transaction: committed on success, rolled back on error."""
+
+    @abstractmethod
+    def _time_in(self, value: datetime) -> Any: ...
+
+    @abstractmethod
+    def _time_out(self, value: Any) -> datetime: ...
+
+    @abstractmethod
+    def _json_in(self, value: Any) -> Any: ...
+
+    @abstractmethod
+    def _json_out(self, value: Any) -> Any: ...
+
+    @abstractmethod
+    def _is_unique_violation(self, exc: Exception) -> bool: ...
+
+    def _sql(self, query: str) -> str:
+        return query
+
+    # -- helpers -----------------------------------------------------------------------
+    def _model(self, row: tuple[Any, ...]) -> Model:
+        v = dict(zip(MODEL_COLUMNS, row, strict=True))
+        v["tags"] = self._json_out(v["tags"])
+        v["stage"] = Stage(v["stage"])
+        v["health"] = Health(v["health"])
+        v["created_at"] = self._time_out(v["created_at"])
+        v["updated_at"] = self._time_out(v["updated_at"])
+        return Model(**v)
+
+    def _event(self, row: tuple[Any, ...]) -> Event:
+        id_, at, actor, model, kind, data = row
+        return Event(int(id_), self._time_out(at), actor, model, kind, self._json_out(data))
+
+    def _value_in(self, column: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if column in _TIME_COLUMNS:
+            return self._time_in(value)
+        if column in _JSON_COLUMNS:
+            return self._json_in(value)
+        return str(value) if column in ("stage", "health") else value
+
+    def _append(self, cur: Any, event: NewEvent) -> Event:
+        cur.execute(
+            self._sql(
+                "INSERT INTO events (at, actor, model, kind, data) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id"
+            ),
+            (
+                self._time_in(event.at),
+                event.actor,
+                event.model,
+                event.kind,
+                self._json_in(event.data),
+            ),
+        )
+        (event_id,) = cur.fetchone()
+        return Event(int(event_id), event.at, event.actor, event.model, event.kind, event.data)
+
+    @staticmethod
+    def _where(filters: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+        if not filters:
+            return "", []
+        return " WHERE " + " AND ".join(c for c, _ in filters), [v for _, v in filters]
+
+    # -- reads -------------------------------------------------------------------------
+    def get_model(self, name: str) -> Model:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE name = ?"),
+                (name,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+        return self._model(row)
+
+    def _model_filters(self, stage: Stage | None, owner: str | None) -> list[tuple[str, Any]]:
+        filters: list[tuple[str, Any]] = []
+        if stage is not None:
+            filters.append(("stage = ?", str(stage)))
+        if owner is not None:
+            filters.append(("owner = ?", owner))
+        return filters
+
+    def list_models(self, *, stage: Stage | None = None, owner: str | None = None) -> list[Model]:
+        where, params = self._where(self._model_filters(stage, owner))
+        with self._read() as cur:
+            cur.execute(
+                self._sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models{where} ORDER BY name"),
+                params,
+            )
+            rows = cur.fetchall()
+        return [self._model(r) for r in rows]
+
+    def status_rows(
+        self, *, stage: Stage | None = None, owner: str | None = None
+    ) -> list[StatusRow]:
+        where, params = self._where(self._model_filters(stage, owner))
+        with self._read() as cur:
+            cur.execute(
+                self._sql(f"SELECT {', '.join(STATUS_COLUMNS)} FROM models{where} ORDER BY name"),
+                params,
+            )
+            rows = cur.fetchall()
+        t = self._time_out
+        return [StatusRow(r[0], r[1], r[2], r[3], r[4], r[5], t(r[6]), r[7]) for r in rows]
+
+    def count_models(self) -> int:
+        with self._read() as cur:
+            cur.execute("SELECT count(*) FROM models")
+            return int(cur.fetchone()[0])
+
+    def history(
+        self,
+        *,
+        model: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        filters: list[tuple[str, Any]] = []
+        if model is not None:
+            filters.append(("model = ?", model))
+        if actor is not None:
+            filters.append(("actor = ?", actor))
+        if since is not None:
+            filters.append(("at >= ?", self._time_in(since)))
+        if until is not None:
+            filters.append(("at < ?", self._time_in(until)))
+        where, params = self._where(filters)
+        query = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(int(limit))
+        with self._read() as cur:
+            cur.execute(self._sql(query), params)
+            rows = cur.fetchall()
+        return [self._event(r) for r in rows]
+
+    def last_event(self, model: str) -> Event | None:
+        events = self.history(model=model, limit=1)
+        return events[0] if events else None
+
+    # -- writes ------------------------------------------------------------------------
+    def insert_model(self, model: Model, event: NewEvent) -> Change:
+        values = [self._value_in(c, getattr(model, c)) for c in MODEL_COLUMNS]
+        marks = ", ".join("?" for _ in MODEL_COLUMNS)
+        try:
+            with self._write() as cur:
+                cur.execute(
+                    self._sql(f"INSERT INTO models ({', '.join(MODEL_COLUMNS)}) VALUES ({marks})"),
+                    values,
+                )
+                return Change(model, self._append(cur, event))
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise AlreadyExists(f"a model named {model.name!r} already exists") from None
+            raise
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        expected_revision: int,
+        changes: Mapping[str, Any],
+        event: NewEvent,
+    ) -> Change:
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        columns = [*changes, "updated_at", "updated_by"]
+        values = [self._value_in(c, v) for c, v in changes.items()]
+        values += [self._time_in(event.at), event.actor]
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        with self._write() as cur:
+            cur.execute(
+                self._sql(
+                    f"UPDATE models SET {assignments}, revision = revision + 1 "
+                    f"WHERE name = ? AND revision = ? RETURNING {', '.join(MODEL_COLUMNS)}"
+                ),
+                [*values, name, expected_revision],
+            )
+            row = cur.fetchone()
+            if row is not None:
+                return Change(self._model(row), self._append(cur, event))
+        # Nothing matched: either the model is gone or someone else got there first.
+        raise Conflict.stale(self.get_model(name), expected_revision)
+
+    # -- transfer ----------------------------------------------------------------------
+    def _row_out(self, columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
+        out = dict(zip(columns, row, strict=True))
+        for c in columns:
+            if c in _TIME_COLUMNS:
+                out[c] = self._time_out(out[c]).isoformat()
+            elif c in _JSON_COLUMNS:
+                out[c] = self._json_out(out[c])
+        return out
+
+    def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models ORDER BY name")
+            for row in cur.fetchall():
+                yield "model", self._row_out(MODEL_COLUMNS, row)
+            cur.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY id")
+            while batch := cur.fetchmany(5000):
+                for row in batch:
+                    yield "event", self._row_out(EVENT_COLUMNS, row)
+
+    def _rows_in(
+        self, columns: tuple[str, ...], rows: Iterable[dict[str, Any]]
+    ) -> Iterator[list[Any]]:
+        for row in rows:
+            out = []
+            for c in columns:
+                v = row.get(c)
+                if v is not None and c in _TIME_COLUMNS:
+                    v = datetime.fromisoformat(v)
+                out.append(self._value_in(c, v))
+            yield out
+
+    def _bulk_insert(self, cur: Any, table: str, columns: tuple[str, ...], rows: Any) -> None:
+        marks = ", ".join("?" for _ in columns)
+        cur.executemany(
+            self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"), rows
+        )
+
+    def _after_load(self, cur: Any) -> None:
+        """Hook: fix up sequences after rows were inserted with their ids."""
+
+    def load(self, models: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> None:
+        with self._write() as cur:
+            cur.execute("SELECT (SELECT count(*) FROM models) + (SELECT count(*) FROM events)")
+            if cur.fetchone()[0]:
+                raise Conflict(
+                    "the database is not empty: import only into a new database "
+                    "(point MLOPS_DB at a new file or an empty PostgreSQL database)"
+                )
+            self._bulk_insert(cur, "models", MODEL_COLUMNS, self._rows_in(MODEL_COLUMNS, models))
+            self._bulk_insert(cur, "events", EVENT_COLUMNS, self._rows_in(EVENT_COLUMNS, events))
+            self._after_load(cur)
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

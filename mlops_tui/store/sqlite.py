@@ -1,0 +1,142 @@
+"""The embedded default: one SQLite file, in WAL mode so readers never wait for a writer.
+
+Writes take the write lock up front (BEGIN IMMEDIATE) and wait up to `busy_timeout` for it,
+so concurrent `mlops` processes queue instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_tui.domain import InvalidInput, StoreUnavailable
+from mlops_tui.store import migrations
+from mlops_tui.store.sql import SqlStore, dumps
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SqliteStore(SqlStore):
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.location = self.path
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the folder for {self.path}: {exc.strerror}"
+                ) from None
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            reason = f"it stayed locked by another writer for {BUSY_TIMEOUT_MS // 1000} s"
+        elif "readonly" in text or "read-only" in text:
+            reason = "the file is read-only"
+        elif "full" in text:
+            reason = "the disk is full"
+        elif "not a database" in text:
+            reason = "the file is not an mlops database"
+        elif "unable to open" in text:
+            reason = "the file cannot be opened (check the path and permissions)"
+        else:
+            reason = text
+        return StoreUnavailable(f"cannot use the database {self.path}: {reason}")
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Cursor]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(begin)
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from None
+        try:
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._unavailable(exc) from None
+            raise
+        finally:
+            cur.close()
+
+    def _read(self) -> Any:
+        return self._transaction("BEGIN")
+
+    def _write(self) -> Any:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _time_in(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _time_out(self, value: str) -> datetime:
+        return datetime.fromisoformat(value)
+
+    def _json_in(self, value: Any) -> str:
+        return dumps(value)
+
+    def _json_out(self, value: str) -> Any:
+        return json.loads(value)
+
+    def _is_unique_violation(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def _bulk_insert(self, cur: Any, table: str, columns: tuple[str, ...], rows: Any) -> None:
+        try:
+            super()._bulk_insert(cur, table, columns, rows)
+        except sqlite3.IntegrityError as exc:
+            raise InvalidInput(f"the import has rows the database refuses: {exc}") from None
+
+    def schema_version(self) -> int:
+        try:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+
+    def migrate(self) -> tuple[int, int]:
+        before = self.schema_version()
+        if before > migrations.LATEST:
+            raise StoreUnavailable(
+                f"{self.path} has schema version {before}, newer than this mlops understands "
+                f"({migrations.LATEST}): upgrade mlops-tui"
+            )
+        if before == migrations.LATEST:
+            return before, before
+        try:
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+        with self._write() as cur:
+            # Another process may have migrated while we waited for the lock.
+            current = int(cur.execute("PRAGMA user_version").fetchone()[0])
+            for version in range(current + 1, migrations.LATEST + 1):
+                for statement in migrations.SQLITE[version]:
+                    cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {version}")
+        return before, migrations.LATEST

@@ -1,0 +1,57 @@
+"""Reading the dates people type and writing times the way people read them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from mlops_tui.domain import InvalidInput
+
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)(?:\s+ago)?")
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """An ISO date or date-time (local time unless it has an offset), `today`, `yesterday`,
+    or a span back from now such as `90m`, `12h`, `7d`, `2w`."""
+    now = now or datetime.now(UTC)
+    value = text.strip().lower()
+    if value in ("now",):
+        return now
+    if value in ("today", "yesterday"):
+        day = now.astimezone().date() - timedelta(days=1 if value == "yesterday" else 0)
+        return datetime.combine(day, time()).astimezone().astimezone(UTC)
+    if m := _RELATIVE.fullmatch(value):
+        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"cannot read the date {text!r}: use 2026-05-01, 2026-05-01T14:30, "
+            "today, yesterday, or a span such as 12h, 7d, 2w"
+        ) from None
+    if isinstance(parsed, date) and not isinstance(parsed, datetime):  # pragma: no cover
+        parsed = datetime.combine(parsed, time())
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # the user's local time
+    return parsed.astimezone(UTC)
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """`just now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`."""
+    s = (now - then).total_seconds()
+    if s < 45:
+        return "just now"
+    for limit, unit, size in (
+        (3600, "m", 60),
+        (86400, "h", 3600),
+        (30 * 86400, "d", 86400),
+        (365 * 86400, "mo", 30 * 86400),
+    ):
+        if s < limit:
+            return f"{max(1, int(s // size))}{unit} ago"
+    return f"{int(s // (365 * 86400))}y ago"
+
+
+def local(dt: datetime) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M")
