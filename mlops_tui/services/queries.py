@@ -20,6 +20,11 @@ def models(ctx: Context, *, stage: Stage | None = None, owner: str | None = None
     return ctx.store.list_models(stage=stage, owner=owner)
 
 
+def head(ctx: Context) -> int:
+    """A token that changes whenever anyone changes anything (the newest event id)."""
+    return ctx.store.head()
+
+
 def model(ctx: Context, name: str) -> Model:
     return ctx.store.get_model(domain.validate_model_name(name))
 

@@ -90,6 +90,14 @@ class Store(ABC):
         """Return events newest first, filtered by model, actor and time (since <= at < until)."""
 
     @abstractmethod
+    def head(self) -> int:
+        """Return the id of the newest event (0 when there is none).
+
+        Every change appends an event, so a reader that sees `head` move knows the state
+        changed; the TUI polls this to show other people's changes.
+        """
+
+    @abstractmethod
     def last_event(self, model: str) -> Event | None:
         """Return the newest event of `model`, or None."""
 

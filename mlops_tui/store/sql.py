@@ -211,6 +211,11 @@ class SqlStore(Store):
             rows = cur.fetchall()
         return [self._event(r) for r in rows]
 
+    def head(self) -> int:
+        with self._read() as cur:
+            cur.execute("SELECT COALESCE(max(id), 0) FROM events")
+            return int(cur.fetchone()[0])
+
     def last_event(self, model: str) -> Event | None:
         events = self.history(model=model, limit=1)
         return events[0] if events else None
