@@ -31,7 +31,7 @@ def export(ctx: Context, out: TextIO) -> dict[str, int]:
     out.write(json.dumps(header, ensure_ascii=False) + "\n")
     for kind, row in ctx.store.dump():
         counts[kind] += 1
-        out.write(json.dumps({"type": kind, **row}, ensure_ascii=False) + "\n")
+        out.write(json.dumps({"type": kind, **row}, ensure_ascii=False, sort_keys=True) + "\n")
     out.write(
         json.dumps({"type": "end", "models": counts["model"], "events": counts["event"]}) + "\n"
     )
@@ -102,7 +102,10 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
         try:
             if end is not None:
                 raise ValueError("content after the end record")
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON at column {exc.colno}: {exc.msg}") from None
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object")
             kind = row.get("type")

@@ -1,0 +1,101 @@
+"""Fixtures: every store and service test runs on both backends, against real servers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from mlops_tui.services.context import Context
+from mlops_tui.store import Store, open_store
+from tests import pg
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    url, why = pg.ensure_server()
+    if url is None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {why}")
+        pytest.skip(why)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Never touch the real user's data or config folders; act as a known user."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("MLOPS_USER", "tester")
+    monkeypatch.delenv("MLOPS_DB", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def new_pg_schema(server: str) -> tuple[str, str]:
+    """A fresh schema on the test database, and a URL whose connections use it."""
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in server else "?"
+    return schema, f"{server}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def drop_pg_schema(server: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A URL for an empty database of each backend."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "mlops.db")
+        return
+    server = request.getfixturevalue("pg_server")
+    schema, url = new_pg_schema(server)
+    try:
+        yield url
+    finally:
+        drop_pg_schema(server, schema)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def ctx(store: Store) -> Context:
+    return Context(store, "alice")
+
+
+def raw_execute(url: str, sql: str) -> None:
+    """Run SQL behind the tool's back, as someone with a database shell would."""
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql)
+    else:
+        conn = sqlite3.connect(url)
+        try:
+            conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
