@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import getpass
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_tui.domain import InvalidInput, validate_user
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 APP_NAME = "mlops-tui"
 
 
-def data_dir() -> Path:
+def data_dir() -> str:
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir(APP_NAME, appauthor=False))
+    return user_data_dir(APP_NAME, appauthor=False)
 
 
 def config_dir() -> Path:
+    from pathlib import Path  # not at the top: pathlib costs `mlops status` ~7 ms
+
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME, appauthor=False))
 
 
 def default_db() -> str:
-    return str(data_dir() / "mlops.db")
+    return os.path.join(data_dir(), "mlops.db")
 
 
 def database_url(explicit: str | None = None) -> str:

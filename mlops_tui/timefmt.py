@@ -38,19 +38,22 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
 
 
 def ago(then: datetime, now: datetime) -> str:
-    """`just now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`."""
+    """`just now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`.
+
+    Straight-line code: `mlops status` calls this once per model.
+    """
     s = (now - then).total_seconds()
     if s < 45:
         return "just now"
-    for limit, unit, size in (
-        (3600, "m", 60),
-        (86400, "h", 3600),
-        (30 * 86400, "d", 86400),
-        (365 * 86400, "mo", 30 * 86400),
-    ):
-        if s < limit:
-            return f"{max(1, int(s // size))}{unit} ago"
-    return f"{int(s // (365 * 86400))}y ago"
+    if s < 3600:
+        return f"{max(1, int(s // 60))}m ago"
+    if s < 86400:
+        return f"{int(s // 3600)}h ago"
+    if s < 2_592_000:
+        return f"{int(s // 86400)}d ago"
+    if s < 31_536_000:
+        return f"{int(s // 2_592_000)}mo ago"
+    return f"{int(s // 31_536_000)}y ago"
 
 
 def local(dt: datetime) -> str:

@@ -7,13 +7,60 @@ import os
 import sys
 
 
+def fast_status_args(argv: list[str]) -> dict[str, object] | None:
+    """The arguments of a plain `mlops [--db URL] status [NAME] [--stage S] [--owner U]
+    [--json]`, or None for anything else (help, typos, other commands), which Typer handles.
+
+    `mlops status` sits in shell prompts; skipping Typer's import saves a third of its time.
+    A test runs both paths over the same arguments and compares their output.
+    """
+    args = list(argv)
+    db = None
+    if len(args) >= 2 and args[0] == "--db":
+        db, args = args[1], args[2:]
+    if not args or args[0] != "status":
+        return None
+    found: dict[str, object] = {
+        "db": db,
+        "name": None,
+        "stage": None,
+        "owner": None,
+        "as_json": False,
+    }
+    rest = args[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--json" and not found["as_json"]:
+            found["as_json"] = True
+        elif arg in ("--stage", "--owner") and rest and found[arg[2:]] is None:
+            value = rest.pop(0)
+            if value.startswith("-"):
+                return None
+            found[arg[2:]] = value
+        elif not arg.startswith("-") and found["name"] is None:
+            found["name"] = arg
+        else:
+            return None
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     from mlops_tui.domain import MlopsError
 
+    args = sys.argv[1:] if argv is None else argv
     try:
+        fast = fast_status_args(args)
+        if fast is not None:
+            from mlops_tui.cli.common import state
+            from mlops_tui.cli.status_view import show_status
+
+            state.db = fast.pop("db")  # type: ignore[assignment]
+            show_status(**fast)  # type: ignore[arg-type]
+            sys.stdout.flush()
+            return
         from mlops_tui.cli.app import app
 
-        app(args=argv, prog_name="mlops")
+        app(args=args, prog_name="mlops")
     except MlopsError as exc:
         sys.stderr.write(f"mlops: {exc.message}\n")
         sys.exit(exc.exit_code)

@@ -6,12 +6,9 @@ hot paths format columns here and leave Rich to help screens.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -31,7 +28,10 @@ def width() -> int | None:
     if os.environ.get("COLUMNS", "").isdigit():
         return int(os.environ["COLUMNS"])
     if sys.stdout.isatty():
-        return shutil.get_terminal_size((100, 24)).columns
+        try:
+            return os.get_terminal_size(sys.stdout.fileno()).columns
+        except OSError:
+            return 100
     return None
 
 
@@ -54,13 +54,16 @@ def table(
     """Aligned columns that fit the terminal.
 
     `shrink` lists (column, minimum width) in the order columns give up room when the table
-    is too wide; `colours[i]` maps a cell's text to an SGR code for column i.
+    is too wide; `colours[i]` maps a cell's text to an SGR code for column i. Works a column
+    at a time so that 10,000 rows take milliseconds.
     """
-    sizes = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            if len(cell) > sizes[i]:
-                sizes[i] = len(cell)
+    columns: list[Sequence[str]] = [list(c) for c in zip(*rows, strict=True)] if rows else []
+    if not columns:
+        columns = [[] for _ in headers]
+    natural = [
+        max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, columns, strict=True)
+    ]
+    sizes = list(natural)
     limit = width()
     if limit is not None:
         excess = sum(sizes) + gap * (len(sizes) - 1) - limit
@@ -71,22 +74,28 @@ def table(
             sizes[col] -= give
             excess -= give
     colour = use_colour()
-    sep = " " * gap
-    last = len(sizes) - 1
     palette = list(colours) + [None] * (len(sizes) - len(colours))
-
-    def line(cells: Sequence[str], header: bool = False) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            text = clip(cell, sizes[i])
-            pad = "" if i == last else " " * (sizes[i] - len(text))
-            codes = palette[i]
-            code = "1" if header else (codes.get(cell) if codes else None)
-            out.append(paint(text, code, colour) + pad)
-        return sep.join(out).rstrip()
-
-    lines = [line(headers, header=True)]
-    lines.extend(line(r) for r in rows)
+    last = len(sizes) - 1
+    header_cells = []
+    for i, (head, column) in enumerate(zip(headers, columns, strict=True)):
+        size = sizes[i]
+        if size < natural[i]:
+            column = [clip(c, size) for c in column]
+        pad = i != last
+        codes = palette[i] if colour else None
+        if codes:
+            cache: dict[str, str] = {}
+            for c in set(column):
+                cache[c] = paint(c.ljust(size) if pad else c, codes.get(c), True)
+            column = [cache[c] for c in column]
+        elif pad:
+            column = [c.ljust(size) for c in column]
+        columns[i] = column
+        text = clip(head, size)
+        header_cells.append(paint(text.ljust(size) if pad else text, "1", colour))
+    sep = " " * gap
+    lines = [sep.join(header_cells).rstrip()]
+    lines.extend(sep.join(r).rstrip() for r in zip(*columns, strict=True))
     return "\n".join(lines) + "\n"
 
 
@@ -109,11 +118,18 @@ def _plain(value: Any) -> Any:
 
 def record(obj: Any) -> dict[str, Any]:
     """A domain dataclass as a JSON-ready dict."""
+    from dataclasses import asdict
+
     return {k: _plain(v) for k, v in asdict(obj).items()}
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=_plain) + "\n")
+    """Indented for a person at a terminal; compact when piped, where the C encoder is ~10x
+    faster on 10,000 models (indent forces the pure-Python one)."""
+    import json
+
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent, default=_plain) + "\n")
 
 
 def version(v: int | None) -> str:

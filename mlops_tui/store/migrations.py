@@ -28,7 +28,7 @@ SQLITE: dict[int, list[str]] = {
             updated_at TEXT NOT NULL,
             updated_by TEXT NOT NULL,
             revision INTEGER NOT NULL DEFAULT 1
-        )
+        ) WITHOUT ROWID
         """,
         "CREATE INDEX models_stage ON models (stage)",
         "CREATE INDEX models_owner ON models (owner)",

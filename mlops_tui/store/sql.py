@@ -6,7 +6,6 @@ Queries are written once with `?` placeholders; the PostgreSQL backend rewrites 
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -324,4 +323,6 @@ def utc(value: datetime) -> datetime:
 
 
 def dumps(value: Any) -> str:
+    import json  # not at the top: `mlops status` never writes JSON
+
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

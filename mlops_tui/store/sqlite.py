@@ -6,12 +6,11 @@ so concurrent `mlops` processes queue instead of failing with "database is locke
 
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from mlops_tui.domain import InvalidInput, StoreUnavailable
@@ -24,12 +23,12 @@ BUSY_TIMEOUT_MS = 10_000
 class SqliteStore(SqlStore):
     backend = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = str(path)
         self.location = self.path
         if self.path != ":memory:":
             try:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailable(
                     f"cannot create the folder for {self.path}: {exc.strerror}"
@@ -101,6 +100,8 @@ class SqliteStore(SqlStore):
         return dumps(value)
 
     def _json_out(self, value: str) -> Any:
+        import json  # not at the top: `mlops status` never parses JSON
+
         return json.loads(value)
 
     def _is_unique_violation(self, exc: Exception) -> bool:

@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   a virtual environment, the install, demo data in a SQLite file, then the board
+#   make test   the same install, then the whole test suite (starts PostgreSQL when it can)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DB ?= $(CURDIR)/.demo/mlops.db
+
+.PHONY: install demo test lint bench screenshots clean
+
+# compat mode: a plain .pth entry instead of an import hook that costs every `mlops status`
+# ~15 ms; compileall: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE is set.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m compileall -q mlops_tui
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@echo "demo database: $(DEMO_DB)  (use it later with: export MLOPS_DB=$(DEMO_DB))"
+	MLOPS_DB=$(DEMO_DB) $(BIN)/mlops demo
+
+test: install
+	$(BIN)/python -m compileall -q mlops_tui
+	$(BIN)/ruff check mlops_tui tests bench
+	$(BIN)/ruff format --check mlops_tui tests bench
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m compileall -q mlops_tui
+	$(BIN)/python bench/run.py
+
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,330 @@
+"""The `mlops` command as scripts and people use it: a real process, on both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MLOPS = [sys.executable, "-m", "mlops_tui"]
+
+
+def run(db: str, *args: str, input: str | None = None, **env: str):
+    full_env = {**os.environ, "MLOPS_DB": db, **env}
+    return subprocess.run(
+        [*MLOPS, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(db: str, *args: str, **env: str) -> str:
+    result = run(db, *args, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def fails(db: str, *args: str, code: int | None = None, **env: str) -> str:
+    """Run a command that must fail the way a user should see it: one line, no traceback."""
+    result = run(db, *args, **env)
+    assert result.returncode != 0
+    if code is not None:
+        assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr.strip()
+
+
+@pytest.fixture
+def db(db_url: str) -> str:
+    ok(db_url, "init")
+    ok(
+        db_url,
+        "model",
+        "add",
+        "churn",
+        "--owner",
+        "alice",
+        "--description",
+        "Churn risk",
+        "--tag",
+        "tabular",
+    )
+    ok(db_url, "model", "add", "fraud", "--owner", "bob")
+    return db_url
+
+
+def test_init_is_idempotent(db_url: str) -> None:
+    assert "created" in ok(db_url, "init")
+    assert "up to date (schema v1)" in ok(db_url, "init")
+
+
+def test_moves_through_the_loop_and_status(db: str) -> None:
+    assert ok(db, "move", "churn", "build").strip() == "churn: plan → build"
+    ok(db, "move", "churn", "test")
+    out = ok(db, "status")
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "STAGE", "OWNER", "VER", "PROD", "HEALTH", "CHANGED"]
+    assert lines[1].split()[:3] == ["churn", "test", "alice"]
+    assert lines[2].split()[:3] == ["fraud", "plan", "bob"]
+    assert "just now by tester" in lines[1]
+    line = ok(db, "status", "churn")
+    assert line.count("\n") == 1
+    assert line.startswith("churn: test") and "owner alice" in line and "by tester" in line
+
+
+def test_status_filters_and_json(db: str) -> None:
+    ok(db, "move", "churn", "build")
+    assert [r["name"] for r in json.loads(ok(db, "status", "--json", "--stage", "build"))] == [
+        "churn"
+    ]
+    assert [r["name"] for r in json.loads(ok(db, "status", "--json", "--owner", "bob"))] == [
+        "fraud"
+    ]
+    one = json.loads(ok(db, "status", "churn", "--json"))
+    assert {
+        "name",
+        "stage",
+        "owner",
+        "version",
+        "production_version",
+        "health",
+        "updated_at",
+        "updated_by",
+    } <= set(one)
+    assert (one["stage"], one["updated_by"], one["version"]) == ("build", "tester", None)
+    assert ok(db, "status", "--stage", "monitor") == ""
+
+
+def test_refused_moves_explain_the_rule(db: str) -> None:
+    assert "skips build" in fails(db, "move", "churn", "test", code=2)
+    ok(db, "move", "churn", "build")
+    assert "add --note" in fails(db, "move", "churn", "plan", code=2)
+    out = ok(db, "move", "churn", "plan", "--note", "wrong features")
+    assert "(rework): wrong features" in out
+    assert "forced" in ok(db, "move", "churn", "deploy", "--force", "--note", "hotfix")
+
+
+def test_user_errors_are_one_line(db: str) -> None:
+    assert "no model named 'ghost'" in fails(db, "move", "ghost", "build", code=2)
+    assert "unknown stage 'prod'" in fails(db, "move", "churn", "prod", code=2)
+    assert "invalid model name" in fails(db, "model", "add", "Churn!", "--owner", "x", code=2)
+    assert "already exists" in fails(db, "model", "add", "churn", "--owner", "x", code=2)
+    assert "no model named" in fails(db, "status", "ghost", code=2)
+    assert "cannot read the date" in fails(db, "history", "--since", "last tuesday", code=2)
+    assert "invalid MLOPS_USER" in fails(db, "move", "churn", "build", MLOPS_USER="a b")
+
+
+def test_history_newest_first_with_filters(db: str) -> None:
+    ok(db, "move", "churn", "build", MLOPS_USER="carol")
+    ok(db, "owner", "set", "churn", "dave", "--role", "backup")
+    events = json.loads(ok(db, "history", "--json"))
+    assert [e["kind"] for e in events] == [
+        "owner.set",
+        "stage.moved",
+        "model.created",
+        "model.created",
+    ]
+    assert {"at", "actor", "model", "kind", "data"} <= set(events[0])
+    assert [e["actor"] for e in json.loads(ok(db, "history", "--by", "carol", "--json"))] == [
+        "carol"
+    ]
+    assert len(json.loads(ok(db, "history", "churn", "--json", "--limit", "2"))) == 2
+    assert json.loads(ok(db, "history", "--since", "1h", "--json"))
+    assert json.loads(ok(db, "history", "--since", "2999-01-01", "--json")) == []
+    table = ok(db, "history", "churn")
+    assert "backup: nobody → dave" in table and "plan → build" in table
+
+
+def test_owner_set_and_show(db: str) -> None:
+    assert "owner: alice → erin" in ok(db, "owner", "set", "churn", "erin")
+    ok(db, "owner", "set", "churn", "frank", "--role", "oncall")
+    shown = ok(db, "model", "show", "churn")
+    assert "owner:       erin" in shown and "on-call:     frank" in shown
+    assert "Churn risk" in shown and "tabular" in shown
+    data = json.loads(ok(db, "model", "show", "churn", "--json"))
+    assert (data["owner"], data["oncall"], data["tags"]) == ("erin", "frank", ["tabular"])
+    assert "unknown role" in fails(db, "owner", "set", "churn", "x", "--role", "boss")
+    listed = json.loads(ok(db, "model", "list", "--json"))
+    assert [m["name"] for m in listed] == ["churn", "fraud"]
+
+
+def test_export_import_between_backends(db: str, tmp_path: Path) -> None:
+    ok(db, "move", "churn", "build")
+    dump = tmp_path / "state.jsonl"
+    ok(db, "export", str(dump))
+    target = str(tmp_path / "new.db")
+    assert "imported 2 models and 3 events" in ok(target, "import", str(dump))
+    assert ok(target, "status", "--json") == ok(db, "status", "--json")
+    assert "not empty" in fails(target, "import", str(dump), code=3)
+    piped = run(db, "export")
+    assert piped.stdout.splitlines()[1:] == dump.read_text().splitlines()[1:]
+
+
+def test_import_refuses_a_broken_file_and_imports_nothing(db: str, tmp_path: Path) -> None:
+    dump = tmp_path / "state.jsonl"
+    ok(db, "export", str(dump))
+    lines = dump.read_text().splitlines()
+    lines[2] = lines[2][:-5]
+    dump.write_text("\n".join(lines) + "\n")
+    target = str(tmp_path / "new.db")
+    assert f"{dump}:3: not valid JSON" in fails(target, "import", str(dump), code=2)
+    assert ok(target, "status", "--json") == "[]\n"
+    assert "cannot read" in fails(target, "import", str(tmp_path / "missing.jsonl"))
+
+
+def test_unreachable_databases_are_one_line(tmp_path: Path) -> None:
+    msg = fails("postgresql://nobody@127.0.0.1:1/none", "status", code=4)
+    assert msg.startswith("mlops: cannot reach PostgreSQL at postgresql://nobody@127.0.0.1:1/none")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert "cannot create the folder" in fails(str(blocker / "sub" / "m.db"), "status", code=4)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert "not an mlops database" in fails(str(garbage), "status", code=4)
+
+
+def test_plain_output_fits_80_columns_without_colour(db: str) -> None:
+    ok(
+        db,
+        "model",
+        "add",
+        "a-really-long-model-name-for-the-recommendations-team-eu-west",
+        "--owner",
+        "someone-with-a-long-name",
+    )
+    out = ok(db, "status", COLUMNS="80")
+    assert "\x1b[" not in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert "…" in out
+
+
+def test_colour_only_on_a_terminal_without_no_color(db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    script = (
+        "import pty, os, sys; os.environ.update(MLOPS_DB=sys.argv[1]); "
+        "pty.spawn([sys.executable, '-m', 'mlops_tui', 'status'])"
+    )
+    tty = subprocess.run(
+        [sys.executable, "-c", script, db], capture_output=True, env=env, timeout=60, check=False
+    )
+    assert b"\x1b[" in tty.stdout
+    env["NO_COLOR"] = "1"
+    tty = subprocess.run(
+        [sys.executable, "-c", script, db], capture_output=True, env=env, timeout=60, check=False
+    )
+    assert b"\x1b[" not in tty.stdout and b"churn" in tty.stdout
+
+
+def test_status_stays_light(db: str) -> None:
+    """`mlops status` is typed all day: it must not load the TUI, Docker, Git or Rich."""
+    probe = (
+        "import sys\n"
+        "from mlops_tui.cli import main\n"
+        "try:\n    main(['status'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ['textual', 'docker', 'git', 'rich', 'sqlite_utils', 'psycopg']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLOPS_DB": db},
+        timeout=60,
+        check=False,
+    )
+    loaded = result.stderr.strip().split()
+    expected = ["psycopg"] if db.startswith("postgresql://") else []
+    assert loaded == expected
+
+
+def test_demo_seeds_once(db_url: str) -> None:
+    result = run(db_url, "demo", "--models", "10", "--no-tui")
+    assert result.returncode == 0 and "seeded 10 models" in result.stderr
+    rows = json.loads(ok(db_url, "status", "--json"))
+    assert len(rows) == 10 and len({r["stage"] for r in rows}) == 5
+    again = run(db_url, "demo", "--no-tui")
+    assert "already has 10 models" in again.stderr
+    assert len(json.loads(ok(db_url, "status", "--json"))) == 10
+
+
+def test_default_database_lives_in_the_data_folder(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLOPS_DB"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    result = subprocess.run(
+        [*MLOPS, "init"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "xdg" / "mlops-tui" / "mlops.db").exists()
+
+
+def test_help_and_version() -> None:
+    assert "Plan → Build → Test → Deploy → Monitor" in ok(":memory:", "--help")
+    assert ok(":memory:", "--version").startswith("mlops-tui ")
+
+
+PATHS = (
+    "import sys\n"
+    "import mlops_tui.cli as cli\n"
+    "if sys.argv[1] == 'typer':\n"
+    "    cli.fast_status_args = lambda args: None\n"
+    "cli.main(sys.argv[2:])\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "churn"],
+        ["status", "--json"],
+        ["status", "churn", "--json"],
+        ["status", "--stage", "build", "--owner", "alice"],
+        ["status", "--owner", "bob", "--json"],
+        ["status", "ghost"],
+        ["status", "--stage", "prod"],
+    ],
+)
+def test_the_fast_status_path_prints_what_typer_prints(db: str, args: list[str]) -> None:
+    ok(db, "move", "churn", "build")
+    outputs = []
+    for path in ("fast", "typer"):
+        result = subprocess.run(
+            [sys.executable, "-c", PATHS, path, "--db", db, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outputs.append((result.returncode, result.stdout, result.stderr))
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--help"],
+        ["status", "-h"],
+        ["status", "a", "b"],
+        ["status", "--stage"],
+        ["status", "--json", "--json"],
+        ["status", "--stage", "--json"],
+        ["status", "--verbose"],
+        ["model", "list"],
+        [],
+        ["--db"],
+        ["--version"],
+    ],
+)
+def test_anything_unusual_goes_to_typer(args: list[str]) -> None:
+    from mlops_tui.cli import fast_status_args
+
+    assert fast_status_args(args) is None
