@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
 
 from mlops_tui import domain
 from mlops_tui.domain import (
@@ -65,6 +67,27 @@ def add_model(
     return ctx.store.insert_model(model, event)
 
 
+_RETRIES = 8
+
+
+def _retry_unless_pinned(action: Callable[[], Change], expected_revision: int | None) -> Change:
+    """Run `action`; when it lost a race and the caller did not pin a revision, run it again.
+
+    Each attempt re-reads the model and re-checks the rules, so a retry never overwrites a
+    teammate's change: it judges the move against the state that change left. A caller that
+    showed the user a revision (the TUI) pins it and gets the Conflict instead.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            return action()
+        except Conflict:
+            if expected_revision is not None or attempt == _RETRIES - 1:
+                raise
+            # Jittered backoff, so writers racing for one model stop colliding in step.
+            time.sleep(random.uniform(0, 0.004 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 def move(
     ctx: Context,
     name: str,
@@ -82,6 +105,19 @@ def move(
     name = domain.validate_model_name(name)
     stage = target if isinstance(target, Stage) else domain.parse_stage(target)
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
+    return _retry_unless_pinned(
+        lambda: _move_once(ctx, name, stage, note, force, expected_revision), expected_revision
+    )
+
+
+def _move_once(
+    ctx: Context,
+    name: str,
+    stage: Stage,
+    note: str | None,
+    force: bool,
+    expected_revision: int | None,
+) -> Change:
     model = ctx.store.get_model(name)
     if expected_revision is not None and model.revision != expected_revision:
         raise Conflict.stale(model, expected_revision)
@@ -113,6 +149,14 @@ def set_role(
     name = domain.validate_model_name(name)
     role = role if isinstance(role, Role) else domain.parse_role(role)
     user = domain.validate_user(user)
+    return _retry_unless_pinned(
+        lambda: _set_role_once(ctx, name, user, role, expected_revision), expected_revision
+    )
+
+
+def _set_role_once(
+    ctx: Context, name: str, user: str, role: Role, expected_revision: int | None
+) -> Change:
     model = ctx.store.get_model(name)
     if expected_revision is not None and model.revision != expected_revision:
         raise Conflict.stale(model, expected_revision)
