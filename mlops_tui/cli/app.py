@@ -31,7 +31,7 @@ def root(
         "--db",
         metavar="URL",
         help="Database: a SQLite file path, sqlite:///path or postgresql://… "
-        "[default: $MLOPS_DB, else mlops.db in your data folder]",
+        "(default: $MLOPS_DB, else mlops.db in your data folder)",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
@@ -43,9 +43,10 @@ def root(
         typer.echo(ctx.get_help())
 
 
-app.add_typer(models.app, name="model")
-app.add_typer(lifecycle.owner_app, name="owner")
-lifecycle.register(app)
+# In the order people reach for them.
 status.register(app)
+app.add_typer(models.app, name="model")
+lifecycle.register(app)
+app.add_typer(lifecycle.owner_app, name="owner")
 history.register(app)
 data.register(app)

@@ -20,7 +20,12 @@ def move(
     note: str | None = typer.Option(None, "--note", "-n", help="Why (needed to go back)."),
     force: bool = typer.Option(False, "--force", help="Skip stages (needs --note)."),
 ) -> None:
-    """Move a model to another stage of the loop."""
+    """Move a model to another stage of the loop.
+
+    STAGE is plan, build, test, deploy or monitor. One step forward is always allowed
+    (monitor → plan starts a new iteration); going back needs --note; skipping ahead needs
+    --force and --note.
+    """
     from mlops_tui.services import lifecycle
     from mlops_tui.services.queries import describe
 
