@@ -107,4 +107,4 @@ def rows(models: int, events: int, *, seed: int = 42, now: datetime | None = Non
 
 def seed(store: Store, models: int, events: int, **kw: Any) -> None:
     model_rows, event_rows = rows(models, events, **kw)
-    store.load(model_rows, event_rows)
+    store.load({"model": model_rows, "event": event_rows})

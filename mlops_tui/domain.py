@@ -258,3 +258,100 @@ class NewEvent:
 MODEL_CREATED = "model.created"
 MODEL_MOVED = "stage.moved"
 ROLE_SET = "owner.set"
+
+
+class BuildStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the process running it died
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A model version: the code, data and parameters that produced one image."""
+
+    model: str
+    number: int
+    inputs: str
+    commit: str | None
+    data_ref: str | None
+    params: dict[str, Any]
+    image: str | None
+    image_id: str | None
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    id: int
+    model: str
+    version: int
+    inputs: str
+    commit: str
+    ref: str | None
+    status: BuildStatus
+    started_at: datetime
+    actor: str
+    finished_at: datetime | None = None
+    host: str | None = None
+    pid: int | None = None
+    image: str | None = None
+    url: str | None = None
+    error: str | None = None
+    log_tail: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+BUILD_STARTED = "build.started"
+BUILD_FINISHED = "build.finished"
+BUILD_RECORDED = "build.recorded"
+
+_SHA_RE = re.compile(r"[0-9a-f]{7,64}")
+# What git check-ref-format refuses, plus a leading '-' (it would read as an option).
+_BAD_REF = re.compile(
+    r"(^-)|(\.\.)|(@\{)|([\x00-\x20\x7f~^:?*\[\\])|(/\.)|(^/)|(/$)|(\.lock$)|(\.$)"
+)
+
+
+def validate_ref(ref: str, what: str = "ref") -> str:
+    """A Git ref or commit a user typed, safe to hand to git as an argument."""
+    if not isinstance(ref, str) or not ref or len(ref) > 200 or _BAD_REF.search(ref) or ref == "@":
+        raise InvalidInput(
+            f"invalid {what} {ref!r}: use a branch, tag or commit such as main, v1.2 or 3f2a9c1"
+        )
+    return ref
+
+
+def validate_sha(sha: str) -> str:
+    if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha.lower()):
+        raise InvalidInput(f"invalid commit {sha!r}: use its hexadecimal SHA (7 to 64 digits)")
+    return sha.lower()
+
+
+def inputs_key(commit: str | None, data_ref: str | None, params: dict[str, Any]) -> str:
+    """What identifies a version: building the same inputs again is a rebuild, not a new one."""
+    import hashlib
+    import json
+
+    blob = json.dumps([commit, data_ref, params], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def build_gate(name: str, candidate: int | None, latest: Build | None) -> str | None:
+    """Why a model may not go from build to test, or None when its candidate version's build
+    succeeded (and is the latest build, so nobody tests an older image by mistake)."""
+    if latest is None:
+        return f"it has no build yet: run `mlops build {name}` (or `mlops record build` from CI)"
+    if latest.status != BuildStatus.SUCCEEDED:
+        return f"its latest build (#{latest.id}, v{latest.version}) {latest.status}"
+    if candidate != latest.version:
+        return f"its candidate v{candidate} is not the latest build (v{latest.version})"
+    return None

@@ -99,3 +99,60 @@ def raw_execute(url: str, sql: str) -> None:
             conn.commit()
         finally:
             conn.close()
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from tests import engine
+
+    client, why = engine.ensure_engine()
+    if client is None:
+        if IN_CI:
+            pytest.fail(f"Docker is required under CI=true: {why}")
+        pytest.skip(why)
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client) -> str:
+    from tests import engine
+
+    image = engine.ensure_base_image(docker_client)
+    if image is None:
+        if IN_CI:
+            pytest.fail("busybox (Debian's busybox-static) is required under CI=true")
+        pytest.skip("busybox is not installed")
+    return image
+
+
+class GitFixture:
+    """A working copy with a bare remote, both in a temporary folder."""
+
+    def __init__(self, root) -> None:
+        import git
+
+        self.root = root
+        self.remote = git.Repo.init(root / "remote.git", bare=True, initial_branch="main")
+        self.path = root / "work"
+        self.repo = git.Repo.clone_from(str(root / "remote.git"), str(self.path))
+        with self.repo.config_writer() as cfg:
+            cfg.set_value("user", "name", "Tester")
+            cfg.set_value("user", "email", "tester@example.com")
+        self.repo.git.checkout("-b", "main")
+
+    def write(self, name: str, text: str) -> None:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    def commit(self, message: str = "change", **files: str) -> str:
+        for name, text in files.items():
+            self.write(name.replace("__", "/"), text)
+        self.repo.git.add("--all")
+        self.repo.git.commit("-m", message)
+        return self.repo.head.commit.hexsha
+
+
+@pytest.fixture
+def gitrepo(tmp_path) -> GitFixture:
+    return GitFixture(tmp_path)

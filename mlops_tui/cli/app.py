@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlops_tui import __version__
-from mlops_tui.cli import data, history, lifecycle, models, status
+from mlops_tui.cli import builds, data, git, history, lifecycle, models, status
 from mlops_tui.cli.common import state
 
 app = typer.Typer(
@@ -49,4 +49,7 @@ app.add_typer(models.app, name="model")
 lifecycle.register(app)
 app.add_typer(lifecycle.owner_app, name="owner")
 history.register(app)
+builds.register(app)
+app.add_typer(builds.record_app, name="record")
+app.add_typer(git.app, name="git")
 data.register(app)

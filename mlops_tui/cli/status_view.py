@@ -78,14 +78,16 @@ def show_status(
         return
     table_rows = [
         (
-            r[0], r[1], r[2],
+            r[0],
+            r[1],
+            r[2],
             "-" if r[3] is None else f"v{r[3]}",
             "-" if r[4] is None else f"v{r[4]}",
             "-" if r[5] == "unknown" else r[5],
             f"{ago(r[6], now)} by {r[7]}",
         )
         for r in rows
-    ]  # fmt: skip
+    ]
     output.write(
         output.table(
             ("NAME", "STAGE", "OWNER", "VER", "PROD", "HEALTH", "CHANGED"),

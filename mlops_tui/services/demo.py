@@ -10,7 +10,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from mlops_tui.domain import STAGES, Role, Stage
-from mlops_tui.services import lifecycle
+from mlops_tui.services import builds, lifecycle
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store
 
@@ -65,6 +65,31 @@ class _Clock:
         self.t = min(self.t + delta, self.now - timedelta(seconds=1))
 
 
+def _ci_builds(ctx: Context, name: str, rng: random.Random, clock: _Clock) -> int:
+    """Builds reported by the team's CI: sometimes a failure first, then a success."""
+    written = 0
+    if rng.random() < 0.2:
+        clock.advance(timedelta(minutes=rng.randint(5, 90)))
+        builds.record(
+            ctx,
+            name,
+            commit=f"{rng.getrandbits(160):040x}",
+            image=f"registry.example.com/ml/{name}:{rng.getrandbits(24):06x}",
+            failed=True,
+            url=f"https://ci.example.com/ml/{name}/{rng.randint(100, 999)}",
+        )
+        written += 2
+    clock.advance(timedelta(minutes=rng.randint(5, 90)))
+    builds.record(
+        ctx,
+        name,
+        commit=f"{rng.getrandbits(160):040x}",
+        image=f"registry.example.com/ml/{name}:{rng.getrandbits(24):06x}",
+        url=f"https://ci.example.com/ml/{name}/{rng.randint(100, 999)}",
+    )
+    return written + 2
+
+
 def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None = None) -> int:
     """Add `models` demo models with their history; returns how many events were written."""
     rng = random.Random(seed)
@@ -103,6 +128,8 @@ def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None 
             actor = rng.choice((owner, owner, backup, rng.choice(PEOPLE)))
             nxt = stage.next()
             note = ITERATION_NOTES[rng.randrange(3)] if nxt == Stage.PLAN else None
+            if stage == Stage.BUILD:
+                written += _ci_builds(ctx(actor), name, rng, clock)
             lifecycle.move(ctx(actor), name, nxt, note=note)
             written += 1
             stage = nxt
@@ -112,6 +139,8 @@ def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None 
                 lifecycle.move(ctx(actor), name, back, note=rng.choice(REWORK_NOTES))
                 clock.advance(timedelta(hours=rng.randint(2, 30)))
                 for s in STAGES[back.index + 1 : stage.index + 1]:
+                    if s == Stage.TEST:
+                        written += _ci_builds(ctx(actor), name, rng, clock)
                     lifecycle.move(ctx(actor), name, s)
                     written += 1
                 written += 1

@@ -122,12 +122,26 @@ def _move_once(
     if expected_revision is not None and model.revision != expected_revision:
         raise Conflict.stale(model, expected_revision)
     kind = domain.classify_move(model.stage, stage, note, force)
+    gate = None
+    if model.stage == Stage.BUILD and stage == Stage.TEST:
+        latest = ctx.store.builds(model=name, limit=1)
+        gate = domain.build_gate(name, model.version, latest[0] if latest else None)
+        if gate and not force:
+            raise MoveRefused(f"{name} cannot go to test: {gate}; or use --force with --note")
+        if gate and not note:
+            raise MoveRefused(f"overriding the build gate ({gate}) needs --note saying why")
+        if gate:
+            kind = MoveKind.FORCED
     iteration = model.iteration + (1 if kind == MoveKind.ITERATION else 0)
     data: dict[str, object] = {"from": str(model.stage), "to": str(stage), "move": str(kind)}
     if note:
         data["note"] = note
     if kind == MoveKind.FORCED:
         data["forced"] = True
+    if gate:
+        data["gate"] = gate
+    if model.version is not None:
+        data["version"] = model.version
     if kind == MoveKind.ITERATION:
         data["iteration"] = iteration
     return ctx.store.update_model(

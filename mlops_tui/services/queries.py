@@ -66,8 +66,41 @@ def describe(event: Event) -> str:
     elif event.kind == domain.ROLE_SET:
         before = d.get("before") or "nobody"
         text = f"{d.get('role')}: {before} → {d.get('after')}"
+    elif event.kind.startswith("build."):
+        text = _describe_build(event.kind, d)
+    elif event.kind.startswith("git."):
+        text = _describe_git(event.kind[4:], d)
     else:
         text = ", ".join(f"{k}={v}" for k, v in d.items() if k != "note")
     if d.get("note"):
         text += f": {d['note']}"
     return text
+
+
+def _describe_build(kind: str, d: dict) -> str:
+    where = f"build #{d.get('build')} of v{d.get('version')}"
+    if kind == domain.BUILD_STARTED:
+        return f"{where} started at {str(d.get('commit'))[:12]} ({d.get('ref')})"
+    if kind == domain.BUILD_RECORDED:
+        return f"CI {where} at {str(d.get('commit'))[:12]}: {d.get('image')}"
+    text = f"{where} {d.get('status')}"
+    if d.get("error"):
+        text += f": {d['error']}"
+    elif d.get("url"):
+        text += f" ({d['url']})"
+    return text
+
+
+def _describe_git(op: str, d: dict) -> str:
+    if not d.get("ok", True):
+        return f"git {op} failed: {d.get('error')}"
+    if op == "tag":
+        return f"tagged {str(d.get('commit'))[:12]} as {d.get('tag')}"
+    if op == "push":
+        tags = d.get("tags") or []
+        return f"pushed to {d.get('remote')}" + (f" with {', '.join(tags)}" if tags else "")
+    if op == "commit":
+        return f"committed {str(d.get('commit'))[:12]}: {d.get('message')}"
+    if op == "pull":
+        return f"pulled {str(d.get('before'))[:12]} → {str(d.get('after'))[:12]}"
+    return op

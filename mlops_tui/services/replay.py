@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_tui.domain import MODEL_CREATED, MODEL_MOVED, ROLE_SET, Event
+from mlops_tui.domain import (
+    BUILD_FINISHED,
+    MODEL_CREATED,
+    MODEL_MOVED,
+    ROLE_SET,
+    Event,
+)
 
 
 def replay(events: Iterable[Event]) -> dict[str, dict[str, Any]]:
@@ -27,6 +33,7 @@ def replay(events: Iterable[Event]) -> dict[str, dict[str, Any]]:
                 "backup": None,
                 "oncall": None,
                 "iteration": 1,
+                "version": None,
                 "updated_by": e.actor,
                 "updated_at": e.at,
             }
@@ -40,5 +47,9 @@ def replay(events: Iterable[Event]) -> dict[str, dict[str, Any]]:
                 model["iteration"] = d["iteration"]
         elif e.kind == ROLE_SET:
             model[d["role"]] = d["after"]
+        elif e.kind == BUILD_FINISHED and d.get("status") == "succeeded":
+            model["version"] = d["version"]
+        else:
+            continue  # events that leave the model as it was (a build starting, failing…)
         model["updated_by"], model["updated_at"] = e.actor, e.at
     return state

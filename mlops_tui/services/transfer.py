@@ -17,11 +17,11 @@ from mlops_tui.domain import InvalidInput
 from mlops_tui.services.context import Context
 
 FORMAT = "mlops-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added versions and builds; 1 still imports
 
 
 def export(ctx: Context, out: TextIO) -> dict[str, int]:
-    counts = {"model": 0, "event": 0}
+    counts = {"model": 0, "version": 0, "build": 0, "event": 0}
     header = {
         "type": FORMAT,
         "version": FORMAT_VERSION,
@@ -32,10 +32,9 @@ def export(ctx: Context, out: TextIO) -> dict[str, int]:
     for kind, row in ctx.store.dump():
         counts[kind] += 1
         out.write(json.dumps({"type": kind, **row}, ensure_ascii=False, sort_keys=True) + "\n")
-    out.write(
-        json.dumps({"type": "end", "models": counts["model"], "events": counts["event"]}) + "\n"
-    )
-    return {"models": counts["model"], "events": counts["event"]}
+    totals = {f"{kind}s": n for kind, n in counts.items()}
+    out.write(json.dumps({"type": "end", **totals}) + "\n")
+    return totals
 
 
 _MODEL_TYPES: dict[str, tuple[type, ...]] = {
@@ -56,6 +55,37 @@ _MODEL_TYPES: dict[str, tuple[type, ...]] = {
     "updated_at": (str,),
     "updated_by": (str,),
     "revision": (int,),
+}
+_OPT_STR = (str, type(None))
+_VERSION_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "number": (int,),
+    "inputs": (str,),
+    "commit_sha": _OPT_STR,
+    "data_ref": _OPT_STR,
+    "params": (dict,),
+    "image": _OPT_STR,
+    "image_id": _OPT_STR,
+    "created_at": (str,),
+    "created_by": (str,),
+}
+_BUILD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "model": (str,),
+    "version": (int,),
+    "inputs": (str,),
+    "commit_sha": (str,),
+    "ref": _OPT_STR,
+    "status": (str,),
+    "started_at": (str,),
+    "actor": (str,),
+    "finished_at": _OPT_STR,
+    "host": _OPT_STR,
+    "pid": (int, type(None)),
+    "image": _OPT_STR,
+    "url": _OPT_STR,
+    "error": _OPT_STR,
+    "log_tail": (str,),
 }
 _EVENT_TYPES: dict[str, tuple[type, ...]] = {
     "id": (int,),
@@ -78,7 +108,7 @@ def _check(row: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
         value = row[key]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
-        if key.endswith("_at") or key == "at":
+        if (key.endswith("_at") or key == "at") and value is not None:
             datetime.fromisoformat(value)
 
 
@@ -89,13 +119,25 @@ def _check_model(row: dict[str, Any]) -> None:
     domain.Health(row["health"])
 
 
+def _check_build(row: dict[str, Any]) -> None:
+    _check(row, _BUILD_TYPES)
+    domain.BuildStatus(row["status"])
+
+
+# record type -> (check, key that must be unique)
+_RECORDS = {
+    "model": (_check_model, lambda r: r["name"]),
+    "version": (lambda r: _check(r, _VERSION_TYPES), lambda r: (r["model"], r["number"])),
+    "build": (_check_build, lambda r: r["id"]),
+    "event": (lambda r: _check(r, _EVENT_TYPES), lambda r: r["id"]),
+}
+
+
 def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict[str, int]:
     """Check every line, then load it all in one transaction. Raises InvalidInput naming the
     first bad line; nothing is written in that case."""
-    models: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    names: set[str] = set()
-    ids: set[int] = set()
+    records: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _RECORDS}
+    seen: dict[str, set[Any]] = {kind: set() for kind in _RECORDS}
     end: dict[str, Any] | None = None
     lineno = 0
     for lineno, line in enumerate(lines, start=1):
@@ -112,28 +154,23 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
             if lineno == 1:
                 if kind != FORMAT:
                     raise ValueError("not an mlops export (no header line)")
-                if row.get("version") != FORMAT_VERSION:
+                if row.get("version") not in (1, FORMAT_VERSION):
                     raise ValueError(f"export format {row.get('version')} is not supported")
-            elif kind == "model":
-                _check_model(row)
-                if row["name"] in names:
-                    raise ValueError(f"model {row['name']} appears twice")
-                names.add(row["name"])
-                models.append(row)
-            elif kind == "event":
-                _check(row, _EVENT_TYPES)
-                if row["id"] in ids:
-                    raise ValueError(f"event {row['id']} appears twice")
-                ids.add(row["id"])
-                events.append(row)
+            elif kind in _RECORDS:
+                check, key = _RECORDS[kind]
+                check(row)
+                if key(row) in seen[kind]:
+                    raise ValueError(f"{kind} {key(row)} appears twice")
+                seen[kind].add(key(row))
+                records[kind].append(row)
             elif kind == "end":
                 end = row
-                if (row.get("models"), row.get("events")) != (len(models), len(events)):
-                    raise ValueError(
-                        f"the end record counts {row.get('models')} models and "
-                        f"{row.get('events')} events, the file has {len(models)} and "
-                        f"{len(events)}"
-                    )
+                for k, rows in records.items():
+                    if row.get(f"{k}s", 0) != len(rows):
+                        raise ValueError(
+                            f"the end record counts {row.get(f'{k}s', 0)} {k}s, "
+                            f"the file has {len(rows)}"
+                        )
             else:
                 raise ValueError(f"unknown record type {kind!r}")
         except (ValueError, domain.MlopsError) as exc:
@@ -146,5 +183,5 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
             f"{source}:{lineno}: the file ends without its end record (truncated?); "
             "nothing was imported"
         )
-    ctx.store.load(models, events)
-    return {"models": len(models), "events": len(events)}
+    ctx.store.load(records)
+    return {f"{kind}s": len(rows) for kind, rows in records.items()}

@@ -122,6 +122,10 @@ class Store(ABC):
         Returns the model as stored and the stored event.
         """
 
+    @abstractmethod
+    def append_event(self, event: NewEvent) -> Event:
+        """Append an event that changes no state (a Git operation, an attempt that failed)."""
+
     # -- whole-state transfer ---------------------------------------------------------
     @abstractmethod
     def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -88,6 +88,8 @@ class PostgresStore(SqlStore):
     def _write(self) -> Any:
         return self._transaction()
 
+    _LOCK_MODEL = "SELECT name FROM models WHERE name = ? FOR UPDATE"
+
     def _sql(self, query: str) -> str:
         return query.replace("?", "%s")
 
@@ -115,17 +117,18 @@ class PostgresStore(SqlStore):
             ) from None
 
     def _after_load(self, cur: Any) -> None:
-        cur.execute(
-            "SELECT setval(pg_get_serial_sequence('events', 'id'), "
-            "COALESCE(max(id), 1), max(id) IS NOT NULL) FROM events"
-        )
+        for table in ("events", "builds"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+            )
 
     def schema_version(self) -> int:
         with self._read() as cur:
-            return self._version(cur)
+            return self._schema_version_in(cur)
 
     @staticmethod
-    def _version(cur: psycopg.Cursor[Any]) -> int:
+    def _schema_version_in(cur: psycopg.Cursor[Any]) -> int:
         cur.execute("SELECT to_regclass('mlops_meta') IS NOT NULL")
         if not cur.fetchone()[0]:
             return 0
@@ -136,7 +139,7 @@ class PostgresStore(SqlStore):
     def migrate(self) -> tuple[int, int]:
         with self._write() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            before = self._version(cur)
+            before = self._schema_version_in(cur)
             if before > migrations.LATEST:
                 raise StoreUnavailable(
                     f"{self.location} has schema version {before}, newer than this mlops "

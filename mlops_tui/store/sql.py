@@ -14,6 +14,8 @@ from typing import Any
 
 from mlops_tui.domain import (
     AlreadyExists,
+    Build,
+    BuildStatus,
     Conflict,
     Event,
     Health,
@@ -21,6 +23,7 @@ from mlops_tui.domain import (
     NewEvent,
     NotFound,
     Stage,
+    Version,
 )
 from mlops_tui.store.base import Change, StatusRow, Store
 
@@ -44,9 +47,46 @@ MODEL_COLUMNS = (
     "revision",
 )
 EVENT_COLUMNS = ("id", "at", "actor", "model", "kind", "data")
+VERSION_COLUMNS = (
+    "model",
+    "number",
+    "inputs",
+    "commit_sha",
+    "data_ref",
+    "params",
+    "image",
+    "image_id",
+    "created_at",
+    "created_by",
+)
+BUILD_COLUMNS = (
+    "id",
+    "model",
+    "version",
+    "inputs",
+    "commit_sha",
+    "ref",
+    "status",
+    "started_at",
+    "actor",
+    "finished_at",
+    "host",
+    "pid",
+    "image",
+    "url",
+    "error",
+    "log_tail",
+)
 STATUS_COLUMNS = StatusRow._fields
-_TIME_COLUMNS = frozenset({"created_at", "updated_at", "at"})
-_JSON_COLUMNS = frozenset({"tags", "data"})
+_TIME_COLUMNS = frozenset({"created_at", "updated_at", "at", "started_at", "finished_at"})
+_JSON_COLUMNS = frozenset({"tags", "data", "params"})
+# Record type, table, columns, order: what export and import carry, in dependency order.
+TABLES = (
+    ("model", "models", MODEL_COLUMNS, "name"),
+    ("version", "versions", VERSION_COLUMNS, "model, number"),
+    ("build", "builds", BUILD_COLUMNS, "id"),
+    ("event", "events", EVENT_COLUMNS, "id"),
+)
 # Columns update_model may change; the rest are set once or derived from the event.
 UPDATABLE = frozenset(MODEL_COLUMNS) - {
     "name",
@@ -87,6 +127,9 @@ class SqlStore(Store):
 
     def _sql(self, query: str) -> str:
         return query
+
+    #: how to read a model row while keeping others from changing it until commit
+    _LOCK_MODEL = "SELECT name FROM models WHERE name = ?"
 
     # -- helpers -----------------------------------------------------------------------
     def _model(self, row: tuple[Any, ...]) -> Model:
@@ -264,6 +307,10 @@ class SqlStore(Store):
         # Nothing matched: either the model is gone or someone else got there first.
         raise Conflict.stale(self.get_model(name), expected_revision)
 
+    def append_event(self, event: NewEvent) -> Event:
+        with self._write() as cur:
+            return self._append(cur, event)
+
     # -- transfer ----------------------------------------------------------------------
     def _row_out(self, columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
         out = dict(zip(columns, row, strict=True))
@@ -276,13 +323,11 @@ class SqlStore(Store):
 
     def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._read() as cur:
-            cur.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models ORDER BY name")
-            for row in cur.fetchall():
-                yield "model", self._row_out(MODEL_COLUMNS, row)
-            cur.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY id")
-            while batch := cur.fetchmany(5000):
-                for row in batch:
-                    yield "event", self._row_out(EVENT_COLUMNS, row)
+            for kind, table, columns, order in TABLES:
+                cur.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                while batch := cur.fetchmany(5000):
+                    for row in batch:
+                        yield kind, self._row_out(columns, row)
 
     def _rows_in(
         self, columns: tuple[str, ...], rows: Iterable[dict[str, Any]]
@@ -305,7 +350,7 @@ class SqlStore(Store):
     def _after_load(self, cur: Any) -> None:
         """Hook: fix up sequences after rows were inserted with their ids."""
 
-    def load(self, models: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> None:
+    def load(self, records: Mapping[str, Iterable[dict[str, Any]]]) -> None:
         with self._write() as cur:
             cur.execute("SELECT (SELECT count(*) FROM models) + (SELECT count(*) FROM events)")
             if cur.fetchone()[0]:
@@ -313,9 +358,200 @@ class SqlStore(Store):
                     "the database is not empty: import only into a new database "
                     "(point MLOPS_DB at a new file or an empty PostgreSQL database)"
                 )
-            self._bulk_insert(cur, "models", MODEL_COLUMNS, self._rows_in(MODEL_COLUMNS, models))
-            self._bulk_insert(cur, "events", EVENT_COLUMNS, self._rows_in(EVENT_COLUMNS, events))
+            for kind, table, columns, _ in TABLES:
+                rows = records.get(kind, ())
+                self._bulk_insert(cur, table, columns, self._rows_in(columns, rows))
             self._after_load(cur)
+
+    # -- builds and versions ----------------------------------------------------------
+    def _version(self, row: tuple[Any, ...]) -> Version:
+        v = dict(zip(VERSION_COLUMNS, row, strict=True))
+        v["commit"] = v.pop("commit_sha")
+        v["params"] = self._json_out(v["params"])
+        v["created_at"] = self._time_out(v["created_at"])
+        return Version(**v)
+
+    def _build(self, row: tuple[Any, ...]) -> Build:
+        b = dict(zip(BUILD_COLUMNS, row, strict=True))
+        b["id"] = int(b["id"])
+        b["commit"] = b.pop("commit_sha")
+        b["status"] = BuildStatus(b["status"])
+        b["started_at"] = self._time_out(b["started_at"])
+        if b["finished_at"] is not None:
+            b["finished_at"] = self._time_out(b["finished_at"])
+        return Build(**b)
+
+    def start_build(
+        self,
+        *,
+        model: str,
+        inputs: str,
+        commit: str,
+        ref: str | None,
+        actor: str,
+        at: datetime,
+        host: str | None,
+        pid: int | None,
+        event: NewEvent,
+    ) -> Build:
+        with self._write() as cur:
+            cur.execute(self._sql(self._LOCK_MODEL), (model,))
+            if cur.fetchone() is None:
+                raise NotFound(f"no model named {model!r} (see `mlops model list`)")
+            number = None
+            for query in (
+                "SELECT number FROM versions WHERE model = ? AND inputs = ?",
+                "SELECT version FROM builds WHERE model = ? AND inputs = ? "
+                "ORDER BY id DESC LIMIT 1",
+            ):
+                cur.execute(self._sql(query), (model, inputs))
+                row = cur.fetchone()
+                if row is not None:
+                    number = int(row[0])
+                    break
+            if number is None:
+                cur.execute(
+                    self._sql(
+                        "SELECT max(n) FROM (SELECT max(number) AS n FROM versions "
+                        "WHERE model = ? UNION ALL SELECT max(version) FROM builds "
+                        "WHERE model = ?) AS both_tables"
+                    ),
+                    (model, model),
+                )
+                number = int(cur.fetchone()[0] or 0) + 1
+            cur.execute(
+                self._sql(
+                    "INSERT INTO builds (model, version, inputs, commit_sha, ref, status, "
+                    "started_at, actor, host, pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) "
+                    f"RETURNING {', '.join(BUILD_COLUMNS)}"
+                ),
+                (model, number, inputs, commit, ref, self._time_in(at), actor, host, pid),
+            )
+            build = self._build(cur.fetchone())
+            event.data.update(build=build.id, version=number)
+            self._append(cur, event)
+            return build
+
+    def finish_build(
+        self,
+        build_id: int,
+        *,
+        status: BuildStatus,
+        at: datetime,
+        error: str | None = None,
+        log_tail: str = "",
+        image: str | None = None,
+        url: str | None = None,
+        version: Version | None = None,
+        event: NewEvent,
+    ) -> tuple[Build, Change]:
+        with self._write() as cur:
+            cur.execute(
+                self._sql(
+                    "UPDATE builds SET status = ?, finished_at = ?, error = ?, log_tail = ?, "
+                    "image = COALESCE(?, image), url = COALESCE(?, url) "
+                    f"WHERE id = ? AND status = 'running' RETURNING {', '.join(BUILD_COLUMNS)}"
+                ),
+                (str(status), self._time_in(at), error, log_tail, image, url, build_id),
+            )
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(self._sql("SELECT status FROM builds WHERE id = ?"), (build_id,))
+                found = cur.fetchone()
+                if found is None:
+                    raise NotFound(f"no build #{build_id}")
+                raise Conflict(f"build #{build_id} is no longer running (it is {found[0]})")
+            build = self._build(row)
+            if version is not None:
+                values = [
+                    self._value_in(c, v)
+                    for c, v in zip(
+                        VERSION_COLUMNS,
+                        (
+                            version.model,
+                            version.number,
+                            version.inputs,
+                            version.commit,
+                            version.data_ref,
+                            version.params,
+                            version.image,
+                            version.image_id,
+                            version.created_at,
+                            version.created_by,
+                        ),
+                        strict=True,
+                    )
+                ]
+                marks = ", ".join("?" for _ in VERSION_COLUMNS)
+                cur.execute(
+                    self._sql(
+                        f"INSERT INTO versions ({', '.join(VERSION_COLUMNS)}) VALUES ({marks}) "
+                        "ON CONFLICT (model, number) DO UPDATE SET image = excluded.image, "
+                        "image_id = excluded.image_id"
+                    ),
+                    values,
+                )
+                cur.execute(
+                    self._sql(
+                        "UPDATE models SET version = ?, revision = revision + 1, "
+                        "updated_at = ?, updated_by = ? WHERE name = ? "
+                        f"RETURNING {', '.join(MODEL_COLUMNS)}"
+                    ),
+                    (version.number, self._time_in(event.at), event.actor, build.model),
+                )
+            else:
+                cur.execute(
+                    self._sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE name = ?"),
+                    (build.model,),
+                )
+            model = self._model(cur.fetchone())
+            event.data.update(build=build.id, version=build.version, status=str(status))
+            return build, Change(model, self._append(cur, event))
+
+    def get_build(self, build_id: int) -> Build:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(f"SELECT {', '.join(BUILD_COLUMNS)} FROM builds WHERE id = ?"),
+                (build_id,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"no build #{build_id}")
+        return self._build(row)
+
+    def builds(
+        self,
+        *,
+        model: str | None = None,
+        status: BuildStatus | None = None,
+        limit: int | None = None,
+    ) -> list[Build]:
+        filters: list[tuple[str, Any]] = []
+        if model is not None:
+            filters.append(("model = ?", model))
+        if status is not None:
+            filters.append(("status = ?", str(status)))
+        where, params = self._where(filters)
+        query = f"SELECT {', '.join(BUILD_COLUMNS)} FROM builds{where} ORDER BY id DESC"
+        if limit:
+            query += " LIMIT ?"
+            params.append(int(limit))
+        with self._read() as cur:
+            cur.execute(self._sql(query), params)
+            rows = cur.fetchall()
+        return [self._build(r) for r in rows]
+
+    def versions(self, model: str) -> list[Version]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT {', '.join(VERSION_COLUMNS)} FROM versions WHERE model = ? "
+                    "ORDER BY number DESC"
+                ),
+                (model,),
+            )
+            rows = cur.fetchall()
+        return [self._version(r) for r in rows]
 
 
 def utc(value: datetime) -> datetime:

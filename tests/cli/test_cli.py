@@ -64,11 +64,14 @@ def db(db_url: str) -> str:
 
 def test_init_is_idempotent(db_url: str) -> None:
     assert "created" in ok(db_url, "init")
-    assert "up to date (schema v1)" in ok(db_url, "init")
+    from mlops_tui.store.migrations import LATEST
+
+    assert f"up to date (schema v{LATEST})" in ok(db_url, "init")
 
 
 def test_moves_through_the_loop_and_status(db: str) -> None:
     assert ok(db, "move", "churn", "build").strip() == "churn: plan → build"
+    ok(db, "record", "build", "churn", "--commit", "a" * 40, "--image", "reg/churn:1")
     ok(db, "move", "churn", "test")
     out = ok(db, "status")
     lines = out.splitlines()
@@ -328,3 +331,44 @@ def test_anything_unusual_goes_to_typer(args: list[str]) -> None:
     from mlops_tui.cli import fast_status_args
 
     assert fast_status_args(args) is None
+
+
+def test_build_from_the_cli_streams_the_log_and_gates_the_move(db_url, gitrepo, docker_client):
+    gitrepo.commit("first", Dockerfile="FROM scratch\nCOPY m.txt /m.txt\n", **{"m.txt": "1"})
+    ok(db_url, "model", "add", "churn", "--owner", "alice", "--repo", str(gitrepo.path))
+    ok(db_url, "move", "churn", "build")
+    assert "no build yet" in fails(db_url, "move", "churn", "test", code=2)
+    out = ok(db_url, "build", "churn")
+    assert "│ Successfully tagged churn:v1" in out
+    assert out.splitlines()[-1].startswith("built churn v1 from ")
+    ok(db_url, "move", "churn", "test")
+    (build,) = json.loads(ok(db_url, "builds", "churn", "--json"))
+    assert (build["status"], build["version"]) == ("succeeded", 1)
+    assert "churn@v1.0.0" in ok(db_url, "git", "churn", "tag")
+    gitrepo.repo.git.push("--set-upstream", "origin", "main")
+    assert "pushed the branch and 1 tag to origin" in ok(db_url, "git", "churn", "push")
+    assert "branch:  main" in ok(db_url, "git", "churn", "status")
+    assert "invalid ref" in fails(db_url, "build", "churn", "--ref", "--upload-pack=x")
+    msg = fails(db_url, "build", "churn", DOCKER_HOST="unix:///nonexistent.sock", code=6)
+    assert "cannot reach the Docker engine" in msg
+    assert "nothing to commit" in fails(db_url, "git", "churn", "commit", "-m", "x", code=5)
+
+
+def test_record_build_from_external_ci(db: str) -> None:
+    out = ok(
+        db,
+        "record",
+        "build",
+        "churn",
+        "--commit",
+        "a" * 40,
+        "--image",
+        "reg/churn:7",
+        "--url",
+        "https://ci.example.com/7",
+    )
+    assert out.strip() == "recorded build #1 of churn v1: succeeded"
+    assert "invalid commit" in fails(
+        db, "record", "build", "churn", "--commit", "zz", "--image", "x"
+    )
+    assert json.loads(ok(db, "status", "churn", "--json"))["version"] == 1

@@ -12,9 +12,13 @@ from mlops_tui.domain import (
     NotFound,
     Stage,
 )
-from mlops_tui.services import lifecycle, queries
+from mlops_tui.services import builds, lifecycle, queries
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
+
+
+def passing_build(ctx: Context, name: str, n: int = 1) -> None:
+    builds.record(ctx, name, commit=f"{n:040x}", image=f"registry.local/{name}:{n}")
 
 
 def test_add_model_records_who_and_starts_in_plan(ctx: Context) -> None:
@@ -38,7 +42,9 @@ def test_add_refuses_bad_input_and_duplicates(ctx: Context) -> None:
 
 def test_a_full_loop_starts_a_new_iteration(ctx: Context) -> None:
     lifecycle.add_model(ctx, "churn", owner="bob")
-    for stage in ("build", "test", "deploy", "monitor"):
+    lifecycle.move(ctx, "churn", "build")
+    passing_build(ctx, "churn")
+    for stage in ("test", "deploy", "monitor"):
         lifecycle.move(ctx, "churn", stage)
     change = lifecycle.move(ctx, "churn", "plan", note="drift")
     assert (change.model.stage, change.model.iteration) == (Stage.PLAN, 2)
@@ -48,6 +54,7 @@ def test_a_full_loop_starts_a_new_iteration(ctx: Context) -> None:
         "move": "iteration",
         "iteration": 2,
         "note": "drift",
+        "version": 1,
     }
 
 
@@ -118,3 +125,26 @@ def test_notes_are_checked(ctx: Context) -> None:
     note = "naïve 模型 — drift ✓\nsecond line"
     assert lifecycle.move(ctx, "churn", "test", note=note, force=True).event.data["note"] == note
     assert queries.history(ctx, limit=1)[0].data["note"] == note
+
+
+def test_build_to_test_needs_the_candidates_build_to_have_succeeded(ctx: Context) -> None:
+    lifecycle.add_model(ctx, "churn", owner="bob")
+    lifecycle.move(ctx, "churn", "build")
+    with pytest.raises(MoveRefused, match="no build yet"):
+        lifecycle.move(ctx, "churn", "test")
+    builds.record(ctx, "churn", commit="a" * 40, image="r/churn:1", failed=True)
+    with pytest.raises(MoveRefused, match=r"latest build \(#1, v1\) failed"):
+        lifecycle.move(ctx, "churn", "test")
+    with pytest.raises(MoveRefused, match="needs --note"):
+        lifecycle.move(ctx, "churn", "test", force=True)
+    passing_build(ctx, "churn", 2)
+    change = lifecycle.move(ctx, "churn", "test")
+    assert change.event.data["move"] == "forward" and change.event.data["version"] == 2
+
+
+def test_the_build_gate_can_be_overridden_and_says_so(ctx: Context) -> None:
+    lifecycle.add_model(ctx, "churn", owner="bob")
+    lifecycle.move(ctx, "churn", "build")
+    change = lifecycle.move(ctx, "churn", "test", force=True, note="CI is down; built by hand")
+    assert change.event.data["move"] == "forced"
+    assert "no build yet" in change.event.data["gate"]

@@ -71,7 +71,7 @@ def _dup_model(ls: list[str]) -> list[str]:
         (lambda ls: [*ls[:3], ls[3].replace('"stage": "', '"stage": "x'), *ls[4:]], 4, "stage"),
         (_dup_model, 4, "appears twice"),
         (lambda ls: ["{}", *ls[1:]], 1, "not an mlops export"),
-        (lambda ls: [*ls[:-1], ls[-1].replace('"events": ', '"events": 1')], 0, "end record"),
+        (lambda ls: [*ls[:-1], ls[-1].replace('"events": ', '"events": 1')], 0, "counts 1"),
         (lambda ls: [*ls[:20], ls[20][:30], *ls[21:]], 21, "not valid JSON"),
         (lambda ls: [*ls, "{}"], 1, "after the end record"),
         (
@@ -104,6 +104,7 @@ def test_demo_history_replays_to_the_stored_state(seeded: Context) -> None:
     assert {m.name for m in models} == set(state)
     for m in models:
         r = state[m.name]
+        assert r["version"] == m.version
         assert (r["stage"], r["owner"], r["backup"], r["oncall"], r["iteration"]) == (
             str(m.stage),
             m.owner,
@@ -123,11 +124,14 @@ def test_demo_spreads_models_over_the_loop_and_months(seeded: Context) -> None:
     assert len({e.actor for e in events}) >= 5
     assert any(e.data.get("move") == "rework" for e in events)
     assert any(m.iteration > 1 for m in models)
+    # Models past build carry a version from the team's CI, with its builds on record.
+    assert all(m.version for m in models if str(m.stage) in ("test", "deploy", "monitor"))
+    assert any(e.kind == "build.finished" and e.data["status"] == "failed" for e in events)
 
 
 def test_history_limit_zero_means_all(ctx: Context) -> None:
     lifecycle.add_model(ctx, "a", owner="bob")
-    for s in ("build", "test"):
-        lifecycle.move(ctx, "a", s)
+    for s in ("plan", "build"):
+        lifecycle.move(ctx, "a", "build" if s == "plan" else "plan", note="again")
     assert len(queries.history(ctx, limit=0)) == 3
     assert len(queries.history(ctx, limit=2)) == 2

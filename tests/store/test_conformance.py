@@ -183,7 +183,10 @@ def test_dump_and_load_reproduce_the_state(store: Store, tmp_path) -> None:
     )
     records = list(store.dump())
     with open_store(str(tmp_path / "copy.db")) as copy:
-        copy.load([r for k, r in records if k == "model"], [r for k, r in records if k == "event"])
+        by_kind: dict[str, list] = {}
+        for kind, row in records:
+            by_kind.setdefault(kind, []).append(row)
+        copy.load(by_kind)
         assert list(copy.dump()) == records
         # ids continue after the imported ones
         change = copy.update_model(
@@ -191,7 +194,7 @@ def test_dump_and_load_reproduce_the_state(store: Store, tmp_path) -> None:
         )
         assert change.event.id == 3
     with pytest.raises(Conflict, match="not empty"):
-        store.load([], [])
+        store.load({})
 
 
 def test_load_into_postgres_continues_ids(pg_server: str) -> None:
@@ -208,7 +211,7 @@ def test_load_into_postgres_continues_ids(pg_server: str) -> None:
                 "kind": "k",
                 "data": {},
             }
-            s.load([], [row])
+            s.load({"event": [row]})
             s.insert_model(make_model(), ev())
             assert s.head() == 42
     finally:

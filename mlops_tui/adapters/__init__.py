@@ -1,0 +1,1 @@
+"""Small wrappers over Docker and Git that speak in this tool's errors, never a traceback."""

@@ -1,0 +1,126 @@
+"""The Docker engine, through the Docker SDK: builds from a tar of committed files, with the
+log streamed line by line and the engine's failures turned into one clear message."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import docker
+from docker.errors import APIError, DockerException
+
+from mlops_tui.domain import MlopsError
+
+
+class EngineError(MlopsError):
+    title = "Docker"
+    exit_code = 6
+
+
+class BuildFailed(MlopsError):
+    title = "Build failed"
+    exit_code = 1
+
+
+class BuildCancelled(MlopsError):
+    title = "Build cancelled"
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    id: str
+    tag: str
+
+
+def _engine_reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "No such file" in text or "FileNotFoundError" in text:
+        return "is it running? (start dockerd, or set DOCKER_HOST)"
+    if "Permission denied" in text:
+        return "permission denied on the Docker socket (are you in the docker group?)"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class DockerEngine:
+    def __init__(self, timeout: int = 30) -> None:
+        try:
+            self.client = docker.from_env(timeout=timeout)
+            self.client.ping()
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
+        self.api = self.client.api
+
+    def close(self) -> None:
+        self.client.close()
+
+    def build(
+        self,
+        context: IO[bytes],
+        *,
+        tag: str,
+        dockerfile: str,
+        labels: dict[str, str],
+        build_args: dict[str, str],
+        target: str | None = None,
+        network_mode: str = "host",
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Build and yield log lines; the generator's return value is the BuiltImage.
+
+        Raises BuildFailed with the failing step's message, BuildCancelled when `cancel` is
+        set (the connection is closed, which makes the engine stop the build).
+        """
+        try:
+            stream = self.api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                dockerfile=dockerfile,
+                labels=labels,
+                buildargs=build_args,
+                target=target,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                network_mode=network_mode,
+            )
+        except APIError as exc:
+            raise BuildFailed(exc.explanation or str(exc)) from None
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
+        image_id = None
+        last_step = ""
+        try:
+            for chunk in stream:
+                if cancel is not None and cancel.is_set():
+                    raise BuildCancelled("the build was cancelled")
+                if "error" in chunk:
+                    detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    step = f" at {last_step}" if last_step else ""
+                    raise BuildFailed(f"{detail.strip()}{step}")
+                if "aux" in chunk and isinstance(chunk["aux"], dict):
+                    image_id = chunk["aux"].get("ID", image_id)
+                text = chunk.get("stream") or chunk.get("status") or ""
+                for line in text.splitlines():
+                    if line.startswith("Step "):
+                        last_step = line.split(" : ", 1)[0].lower()
+                    if line.strip():
+                        yield line
+        except DockerException as exc:
+            raise EngineError(f"lost the Docker engine mid-build: {_engine_reason(exc)}") from None
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        if image_id is None:
+            image_id = self.image(tag)["Id"]
+        return BuiltImage(image_id, tag)
+
+    def image(self, ref: str) -> dict[str, Any]:
+        try:
+            return self.api.inspect_image(ref)
+        except APIError as exc:
+            raise EngineError(f"no image {ref}: {exc.explanation or exc}") from None

@@ -1,0 +1,285 @@
+"""Building a model version from a commit, and recording builds that ran elsewhere.
+
+A version is its inputs: the commit, the data reference and the parameters. The build reads
+its configuration and its files from the committed tree, never from the working copy, so the
+same inputs always mean the same version number.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import socket
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_tui import domain, modelconfig
+from mlops_tui.domain import (
+    BUILD_FINISHED,
+    BUILD_RECORDED,
+    BUILD_STARTED,
+    Build,
+    BuildStatus,
+    InvalidInput,
+    Model,
+    Version,
+)
+from mlops_tui.services.context import Context
+
+LOG_TAIL = 200
+
+
+@dataclass
+class BuildResult:
+    build: Build
+    model: Model
+    warnings: list[str] = field(default_factory=list)
+
+
+def _params(repo: Any, sha: str, cfg: modelconfig.ModelConfig) -> dict[str, Any]:
+    if not cfg.params_file:
+        return dict(cfg.params)
+    raw = repo.read(sha, cfg.params_file)
+    where = f"{cfg.params_file} at {sha[:12]}"
+    if raw is None:
+        raise modelconfig.ConfigError(where, "the params file is not in this commit")
+    try:
+        text = raw.decode()
+        data = json.loads(text) if cfg.params_file.endswith(".json") else tomllib.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise modelconfig.ConfigError(where, f"cannot read it: {exc}") from None
+    if not isinstance(data, dict):
+        raise modelconfig.ConfigError(where, "must hold a table of parameters")
+    return data
+
+
+def _alive(build: Build) -> bool:
+    if build.host != socket.gethostname() or build.pid is None:
+        return True  # another machine's build: we cannot tell, so trust it
+    try:
+        os.kill(build.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_interrupted(ctx: Context) -> list[Build]:
+    """Mark as interrupted this machine's running builds whose process is gone."""
+    reaped = []
+    for b in ctx.store.builds(status=BuildStatus.RUNNING):
+        if _alive(b) or b.pid == os.getpid():
+            continue
+        try:
+            done, _ = ctx.store.finish_build(
+                b.id,
+                status=BuildStatus.INTERRUPTED,
+                at=ctx.clock(),
+                error="the process running this build died",
+                log_tail=b.log_tail,
+                event=ctx.event(BUILD_FINISHED, b.model),
+            )
+        except domain.Conflict:
+            continue  # someone else reaped it first
+        reaped.append(done)
+    return reaped
+
+
+def builds(ctx: Context, model: str | None = None, limit: int = 20) -> list[Build]:
+    reap_interrupted(ctx)
+    if model is not None:
+        ctx.store.get_model(domain.validate_model_name(model))
+    return ctx.store.builds(model=model, limit=limit)
+
+
+def build(
+    ctx: Context,
+    name: str,
+    *,
+    ref: str = "HEAD",
+    on_line: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+    engine: Any = None,
+) -> BuildResult:
+    """Build `name` at `ref` with Docker and record the version and the build.
+
+    Raises InvalidInput/ConfigError/GitError before anything is recorded (nothing was
+    attempted); BuildFailed, BuildCancelled or EngineError after the failed attempt was
+    recorded.
+    """
+    from mlops_tui.adapters.docker_engine import (
+        BuildCancelled,
+        BuildFailed,
+        DockerEngine,
+        EngineError,
+    )
+    from mlops_tui.adapters.git_repo import GitRepo
+
+    name = domain.validate_model_name(name)
+    model = ctx.store.get_model(name)
+    if not model.repo:
+        raise InvalidInput(f"{name} has no repository: set one with `mlops model add --repo`")
+    repo = GitRepo(model.repo)
+    sha = repo.resolve(ref)
+    warnings = []
+    dirty = repo.dirty_files()
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        warnings.append(f"uncommitted changes are not in the image: {shown}")
+    raw = repo.read(sha, modelconfig.FILENAME)
+    cfg = modelconfig.parse(
+        raw.decode() if raw is not None else None, f"{modelconfig.FILENAME} at {sha[:12]}"
+    )
+    dockerfile = os.path.normpath(os.path.relpath(cfg.dockerfile, cfg.context))
+    if dockerfile.startswith(".."):
+        raise modelconfig.ConfigError(
+            f"{modelconfig.FILENAME}: [build].dockerfile", "must be inside the build context"
+        )
+    if repo.read(sha, os.path.normpath(cfg.dockerfile)) is None:
+        raise InvalidInput(f"no {cfg.dockerfile} in {model.repo} at {sha[:12]} (commit it first)")
+    params = _params(repo, sha, cfg)
+    inputs = domain.inputs_key(sha, cfg.data_ref, params)
+    engine = engine or DockerEngine()
+    started = ctx.store.start_build(
+        model=name,
+        inputs=inputs,
+        commit=sha,
+        ref=ref,
+        actor=ctx.actor,
+        at=ctx.clock(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        event=ctx.event(BUILD_STARTED, name, ref=ref, commit=sha),
+    )
+    tag = f"{cfg.image or name}:v{started.version}"
+    labels = {
+        "org.opencontainers.image.revision": sha,
+        "org.opencontainers.image.source": model.repo,
+        # The commit's time, not the build's: the same inputs give the same labels.
+        "org.opencontainers.image.created": repo.commit_time(sha).isoformat(),
+        "org.opencontainers.image.title": name,
+        "org.opencontainers.image.version": f"v{started.version}",
+        "io.mlops-tui.model": name,
+        "io.mlops-tui.version": str(started.version),
+        "io.mlops-tui.inputs": inputs,
+        "io.mlops-tui.data-ref": cfg.data_ref or "",
+    }
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+
+    def finish(status: BuildStatus, error: str | None = None, **kw: Any) -> tuple[Build, Any]:
+        return ctx.store.finish_build(
+            started.id,
+            status=status,
+            at=ctx.clock(),
+            error=error,
+            log_tail="\n".join(tail),
+            event=ctx.event(BUILD_FINISHED, name, **({"error": error} if error else {})),
+            **kw,
+        )
+
+    try:
+        lines = engine.build(
+            repo.archive(sha, cfg.context),
+            tag=tag,
+            dockerfile=dockerfile,
+            labels=labels,
+            build_args=cfg.build_args,
+            target=cfg.target,
+            cancel=cancel,
+        )
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration as stop:
+                built = stop.value
+                break
+            tail.append(line)
+            if on_line is not None:
+                on_line(line)
+    except BuildCancelled as exc:
+        finish(BuildStatus.CANCELLED, exc.message)
+        raise
+    except KeyboardInterrupt:
+        finish(BuildStatus.CANCELLED, "interrupted from the keyboard")
+        raise
+    except (BuildFailed, EngineError) as exc:
+        finish(BuildStatus.FAILED, exc.message)
+        raise
+    except BaseException as exc:
+        finish(BuildStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    version = Version(
+        model=name,
+        number=started.version,
+        inputs=inputs,
+        commit=sha,
+        data_ref=cfg.data_ref,
+        params=params,
+        image=tag,
+        image_id=built.id,
+        created_at=ctx.clock(),
+        created_by=ctx.actor,
+    )
+    done, change = finish(BuildStatus.SUCCEEDED, image=tag, version=version)
+    return BuildResult(done, change.model, warnings)
+
+
+def record(
+    ctx: Context,
+    name: str,
+    *,
+    commit: str,
+    image: str,
+    failed: bool = False,
+    url: str | None = None,
+) -> BuildResult:
+    """A build that ran in external CI (Jenkins, GitLab CI…), kept in the same history."""
+    name = domain.validate_model_name(name)
+    sha = domain.validate_sha(commit)
+    image = domain.clean_text(image, "image", 512) or ""
+    if not image or any(c.isspace() for c in image) or image.startswith("-"):
+        raise InvalidInput(f"invalid image reference {image!r}")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
+    inputs = domain.inputs_key(sha, None, {})
+    started = ctx.store.start_build(
+        model=name,
+        inputs=inputs,
+        commit=sha,
+        ref=None,
+        actor=ctx.actor,
+        at=ctx.clock(),
+        host=None,
+        pid=None,
+        event=ctx.event(BUILD_RECORDED, name, commit=sha, image=image),
+    )
+    version = None
+    if not failed:
+        version = Version(
+            model=name,
+            number=started.version,
+            inputs=inputs,
+            commit=sha,
+            data_ref=None,
+            params={},
+            image=image,
+            image_id=None,
+            created_at=ctx.clock(),
+            created_by=ctx.actor,
+        )
+    done, change = ctx.store.finish_build(
+        started.id,
+        status=BuildStatus.FAILED if failed else BuildStatus.SUCCEEDED,
+        at=ctx.clock(),
+        image=image,
+        url=url,
+        version=version,
+        error="reported as failed by external CI" if failed else None,
+        event=ctx.event(BUILD_FINISHED, name, external=True, **({"url": url} if url else {})),
+    )
+    return BuildResult(done, change.model)

@@ -1,0 +1,116 @@
+"""Git from the tool: status, log, pull, commit, tag and push on a model's repository.
+
+Tags follow GTO's format (`NAME@vN.0.0` for version N), so `gto show` in the repository lists
+the same versions as this tool. Operations that change something are recorded in the history,
+failed attempts included.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from mlops_tui import domain
+from mlops_tui.domain import InvalidInput, MlopsError
+from mlops_tui.services.context import Context
+
+if TYPE_CHECKING:
+    from mlops_tui.adapters.git_repo import Commit, GitRepo, RepoStatus
+
+GIT_EVENT = "git.{op}"
+# GTO's artifact names: lowercase letters, digits and dashes.
+_GTO_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def open_repo(ctx: Context, name: str) -> GitRepo:
+    from mlops_tui.adapters.git_repo import GitRepo
+
+    model = ctx.store.get_model(domain.validate_model_name(name))
+    if not model.repo:
+        raise InvalidInput(f"{name} has no repository: set one with `mlops model add --repo`")
+    return GitRepo(model.repo)
+
+
+def version_tag(name: str, version: int) -> str:
+    if not _GTO_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"GTO tags need a name of lowercase letters, digits and '-'; {name!r} has others"
+        )
+    return f"{name}@v{version}.0.0"
+
+
+def _recorded(ctx: Context, name: str, op: str, action, **data):  # type: ignore[no-untyped-def]
+    """Run `action`; record the attempt and its outcome, success or failure."""
+    try:
+        result = action()
+    except MlopsError as exc:
+        ctx.store.append_event(
+            ctx.event(GIT_EVENT.format(op=op), name, ok=False, error=exc.message, **data)
+        )
+        raise
+    return result
+
+
+def status(ctx: Context, name: str) -> RepoStatus:
+    return open_repo(ctx, name).status()
+
+
+def log(ctx: Context, name: str, count: int = 10) -> list[Commit]:
+    return open_repo(ctx, name).log(count)
+
+
+def pull(ctx: Context, name: str) -> str:
+    repo = open_repo(ctx, name)
+    before = repo.status().head
+    after = _recorded(ctx, name, "pull", repo.pull)
+    ctx.store.append_event(
+        ctx.event("git.pull", name, ok=True, before=before, after=after or before)
+    )
+    return after
+
+
+def commit(ctx: Context, name: str, message: str) -> str:
+    message = domain.clean_text(message, "commit message", 5000) or ""
+    if not message:
+        raise InvalidInput("the commit message is empty")
+    repo = open_repo(ctx, name)
+    sha = _recorded(ctx, name, "commit", lambda: repo.commit(message))
+    ctx.store.append_event(
+        ctx.event("git.commit", name, ok=True, commit=sha, message=message.splitlines()[0])
+    )
+    return sha
+
+
+def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
+    """Tag the candidate version's commit; returns (tag, commit, created)."""
+    model = ctx.store.get_model(domain.validate_model_name(name))
+    if model.version is None:
+        raise InvalidInput(f"{name} has no version yet: build it first (`mlops build {name}`)")
+    version = next((v for v in ctx.store.versions(name) if v.number == model.version), None)
+    if version is None or version.commit is None:
+        raise InvalidInput(f"{name} v{model.version} has no recorded commit to tag")
+    tag_name = version_tag(name, model.version)
+    repo = open_repo(ctx, name)
+    created = _recorded(
+        ctx,
+        name,
+        "tag",
+        lambda: repo.tag(tag_name, version.commit, f"{name} v{model.version} (mlops-tui)"),
+        tag=tag_name,
+    )
+    if created:
+        ctx.store.append_event(
+            ctx.event(
+                "git.tag", name, ok=True, tag=tag_name, commit=version.commit, version=model.version
+            )
+        )
+    return tag_name, version.commit, created
+
+
+def push(ctx: Context, name: str) -> tuple[str, list[str]]:
+    """Push the branch and this model's tags; returns (remote, tags pushed)."""
+    repo = open_repo(ctx, name)
+    tags = repo.tags(f"{name}@") + repo.tags(f"{name}#")
+    remote = _recorded(ctx, name, "push", lambda: repo.push(tags))
+    ctx.store.append_event(ctx.event("git.push", name, ok=True, remote=remote, tags=tags))
+    return remote, tags
