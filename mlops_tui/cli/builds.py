@@ -90,6 +90,7 @@ def list_builds(
             table,
             shrink=((8, 10), (1, 12)),
             colours=(None, None, None, colours),
+            hide=(1,) if name is not None else (),
         )
     )
 

@@ -38,5 +38,10 @@ def history(
         (timefmt.local(e.at), e.actor, e.model or "-", e.kind, queries.describe(e)) for e in events
     ]
     output.write(
-        output.table(("AT", "ACTOR", "MODEL", "KIND", "WHAT"), rows, shrink=((4, 20), (2, 14)))
+        output.table(
+            ("AT", "ACTOR", "MODEL", "KIND", "WHAT"),
+            rows,
+            shrink=((4, 20), (2, 14)),
+            hide=(2,) if name else (),
+        )
     )

@@ -67,9 +67,10 @@ def show(
 
     with session() as ctx:
         model = queries.model(ctx, name)
+        versions = queries.versions(ctx, name)
         recent = queries.history(ctx, model=name, limit=5)
     if as_json:
-        output.emit_json(output.record(model))
+        output.emit_json({**output.record(model), "versions": [output.record(v) for v in versions]})
         return
     now = datetime.now(UTC)
     colour = output.use_colour()
@@ -97,6 +98,13 @@ def show(
         ),
     ]
     text = "".join(f"{k + ':':<13}{v}\n" for k, v in fields)
+    if versions:
+        text += "\nversions:\n"
+        text += "".join(
+            f"  v{v.number:<4} {(v.commit or '-')[:12]:<12}  {v.data_ref or '-'}  "
+            f"{v.image or '-'}  {timefmt.local(v.created_at)} by {v.created_by}\n"
+            for v in versions[:10]
+        )
     if recent:
         text += "\nrecent history:\n"
         text += "".join(

@@ -50,13 +50,21 @@ def table(
     shrink: Sequence[tuple[int, int]] = (),
     colours: Sequence[dict[str, str] | None] = (),
     gap: int = 2,
+    hide: Sequence[int] = (),
 ) -> str:
     """Aligned columns that fit the terminal.
 
     `shrink` lists (column, minimum width) in the order columns give up room when the table
     is too wide; `colours[i]` maps a cell's text to an SGR code for column i. Works a column
-    at a time so that 10,000 rows take milliseconds.
+    at a time so that 10,000 rows take milliseconds. `hide` drops columns that would
+    say the same thing on every row (the model, when listing one model's history).
     """
+    if hide:
+        keep = [i for i in range(len(headers)) if i not in hide]
+        headers = [headers[i] for i in keep]
+        rows = [[r[i] for i in keep] for r in rows]
+        colours = [colours[i] if i < len(colours) else None for i in keep]
+        shrink = [(keep.index(c), m) for c, m in shrink if c in keep]
     columns: list[Sequence[str]] = [list(c) for c in zip(*rows, strict=True)] if rows else []
     if not columns:
         columns = [[] for _ in headers]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlops_tui import domain
-from mlops_tui.domain import Event, Model, NotFound, Stage
+from mlops_tui.domain import Event, Model, NotFound, Stage, Version
 from mlops_tui.services.context import Context
 from mlops_tui.store import StatusRow
 
@@ -27,6 +27,11 @@ def head(ctx: Context) -> int:
 
 def model(ctx: Context, name: str) -> Model:
     return ctx.store.get_model(domain.validate_model_name(name))
+
+
+def versions(ctx: Context, name: str) -> list[Version]:
+    """The model's versions, newest first: what each was built from."""
+    return ctx.store.versions(domain.validate_model_name(name))
 
 
 def history(
