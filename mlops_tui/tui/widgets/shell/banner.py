@@ -10,7 +10,6 @@ class Banner(Static):
 
     DEFAULT_CSS = """
     Banner {
-        dock: top;
         height: auto;
         padding: 0 1;
         background: $error;

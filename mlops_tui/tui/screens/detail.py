@@ -1,0 +1,108 @@
+"""One model in full: overview, versions, pending handoffs and its history."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from mlops_tui.domain import MlopsError, Model, NotFound, StoreUnavailable
+from mlops_tui.tui.backend import Detail, Snapshot
+from mlops_tui.tui.colors import STAGE_COLORS
+from mlops_tui.tui.screens.base import MlopsScreen
+from mlops_tui.tui.widgets.detail.handoffs import Handoffs
+from mlops_tui.tui.widgets.detail.overview import Overview
+from mlops_tui.tui.widgets.detail.timeline import Timeline
+from mlops_tui.tui.widgets.detail.versions import Versions
+
+HISTORY_LIMIT = 100
+
+
+class DetailScroll(VerticalScroll):
+    """The page: arrow keys and j/k scroll it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Scroll down", show=False),
+        Binding("k", "scroll_up", "Scroll up", show=False),
+    ]
+
+
+class DetailScreen(MlopsScreen):
+    SUB_TITLE = "Model"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("m", "move", "Move"),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen #detail-title { height: 1; padding: 0 1; text-style: bold; }
+    DetailScreen #detail-top { height: auto; }
+    DetailScreen #overview { width: 2fr; }
+    DetailScreen #detail-side { width: 1fr; height: auto; }
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.model_name = name
+        self.model: Model | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.model_name, id="detail-title")
+        with DetailScroll(id="detail"):
+            with Horizontal(id="detail-top"):
+                yield Overview()
+                with VerticalScroll(id="detail-side", can_focus=False):
+                    yield Versions()
+                    yield Handoffs()
+            yield Timeline()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.sub_title = self.model_name
+        self.query_one(DetailScroll).focus()
+        self.load()
+
+    @property
+    def selected_model(self) -> Model | None:
+        return self.model
+
+    async def show_snapshot(self, snapshot: Snapshot) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="detail")
+    def load(self) -> None:
+        try:
+            detail = self.mlops.backend.detail(self.model_name, limit=HISTORY_LIMIT)
+        except NotFound as exc:
+            self.mlops.call_from_thread(self._gone, exc)
+        except StoreUnavailable as exc:
+            self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
+        except MlopsError as exc:
+            self.mlops.call_from_thread(self.mlops.show_error, exc)
+        else:
+            self.mlops.call_from_thread(self._show, detail)
+
+    def _gone(self, exc: MlopsError) -> None:
+        self.mlops.show_error(exc)
+        if self.is_current:
+            self.dismiss()
+
+    def _show(self, detail: Detail) -> None:
+        model = self.model = detail.model
+        title = Text(model.name, style="bold")
+        title.append(f"  {model.stage.value}", style=f"bold {STAGE_COLORS[model.stage]}")
+        title.append(f"  owner {model.owner}", style="italic")
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one(Overview).show(model)
+        self.query_one(Versions).show(model)
+        self.query_one(Timeline).show(detail.history, self.mlops.now(), HISTORY_LIMIT)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_move(self) -> None:
+        self.mlops.move_model(self.model)
