@@ -3,6 +3,7 @@ log streamed line by line and the engine's failures turned into one clear messag
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,11 +94,19 @@ class DockerEngine:
             raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
         image_id = None
         last_step = ""
+        step_container: list[str] = []
+        finished = threading.Event()
+        if cancel is not None:
+            threading.Thread(
+                target=self._stop_on_cancel, args=(cancel, finished, step_container), daemon=True
+            ).start()
         try:
             for chunk in stream:
                 if cancel is not None and cancel.is_set():
                     raise BuildCancelled("the build was cancelled")
                 if "error" in chunk:
+                    if cancel is not None and cancel.is_set():
+                        raise BuildCancelled("the build was cancelled")
                     detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
                     step = f" at {last_step}" if last_step else ""
                     raise BuildFailed(f"{detail.strip()}{step}")
@@ -105,6 +114,8 @@ class DockerEngine:
                     image_id = chunk["aux"].get("ID", image_id)
                 text = chunk.get("stream") or chunk.get("status") or ""
                 for line in text.splitlines():
+                    if " Running in " in line:
+                        step_container[:] = [line.rsplit(" ", 1)[-1].strip()]
                     if line.startswith("Step "):
                         last_step = line.split(" : ", 1)[0].lower()
                     if line.strip():
@@ -112,12 +123,25 @@ class DockerEngine:
         except DockerException as exc:
             raise EngineError(f"lost the Docker engine mid-build: {_engine_reason(exc)}") from None
         finally:
+            finished.set()
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
         if image_id is None:
             image_id = self.image(tag)["Id"]
         return BuiltImage(image_id, tag)
+
+    def _stop_on_cancel(
+        self, cancel: threading.Event, finished: threading.Event, step: list[str]
+    ) -> None:
+        """A step that prints nothing (RUN sleep 600) must still stop when cancelled: kill
+        the container running the step, which ends the build at once."""
+        while not finished.wait(0.2):
+            if cancel.is_set():
+                if step:
+                    with contextlib.suppress(DockerException):
+                        self.api.kill(step[0])
+                return
 
     def image(self, ref: str) -> dict[str, Any]:
         try:

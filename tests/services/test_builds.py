@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
+import uuid
 
 import pytest
 
@@ -93,10 +95,17 @@ def test_a_failing_step_is_recorded_and_keeps_the_gate_closed(ctx, model, gitrep
 
 
 def test_cancelling_a_build_records_it_as_cancelled(ctx, model, gitrepo, base_image):
-    gitrepo.commit("slow", Dockerfile=f"FROM {base_image}\nRUN sleep 20\n")
+    gitrepo.commit("slow", Dockerfile=f"FROM {base_image}\nRUN echo {uuid.uuid4()} && sleep 30\n")
     cancel = threading.Event()
+
+    def cancel_once_running(line: str) -> None:
+        if "Running in" in line:  # the silent `sleep` step has started
+            threading.Timer(0.5, cancel.set).start()
+
+    start = time.monotonic()
     with pytest.raises(BuildCancelled):
-        builds.build(ctx, model, on_line=lambda line: cancel.set(), cancel=cancel)
+        builds.build(ctx, model, on_line=cancel_once_running, cancel=cancel)
+    assert time.monotonic() - start < 15, "cancel must not wait for the step to finish"
     assert builds.builds(ctx, model)[0].status == BuildStatus.CANCELLED
 
 
