@@ -40,7 +40,21 @@ def root(
     """With no command, open the interactive board."""
     state.db = db
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        tui()
+
+
+@app.command("tui")
+def tui() -> None:
+    """Open the interactive board (the same as `mlops` with no command)."""
+    import sys
+
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        from mlops_tui.domain import InvalidInput
+
+        raise InvalidInput("the board needs a terminal; for scripts use `mlops status`")
+    from mlops_tui.tui import run
+
+    run(state.db)
 
 
 # In the order people reach for them.

@@ -104,11 +104,6 @@ def demo(
             output.info(f"seeded {models} models and {events} events in {ctx.store.location}")
     if no_tui:
         return
-    try:
-        from mlops_tui.tui import run
-    except ImportError:
-        from mlops_tui.cli.status import status
+    from mlops_tui.cli.app import tui
 
-        status(name=None, stage=None, owner=None, as_json=False)
-        return
-    run(state.db)
+    tui()

@@ -372,3 +372,10 @@ def test_record_build_from_external_ci(db: str) -> None:
         db, "record", "build", "churn", "--commit", "zz", "--image", "x"
     )
     assert json.loads(ok(db, "status", "churn", "--json"))["version"] == 1
+
+
+def test_the_board_needs_a_terminal(db: str) -> None:
+    for args in ([], ["tui"]):
+        assert "the board needs a terminal" in fails(db, *args, code=2)
+    result = run(db, "demo", "--models", "3")
+    assert result.returncode == 2 and "needs a terminal" in result.stderr
