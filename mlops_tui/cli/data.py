@@ -14,6 +14,11 @@ from mlops_tui.cli.common import session, state
 from mlops_tui.domain import InvalidInput
 
 
+def _counts(counts: dict[str, int]) -> str:
+    parts = [f"{n} {kind if n != 1 else kind[:-1]}" for kind, n in counts.items()]
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("export")(export)
@@ -60,10 +65,7 @@ def export(
             except BaseException:
                 os.unlink(tmp)
                 raise
-    output.info(
-        f"exported {counts['models']} models and {counts['events']} events"
-        + (f" to {file}" if file not in (None, "-") else "")
-    )
+    output.info(f"exported {_counts(counts)}" + (f" to {file}" if file not in (None, "-") else ""))
 
 
 def import_(
@@ -85,7 +87,7 @@ def import_(
                     counts = transfer.import_(ctx, handle, file)
                 except UnicodeDecodeError as exc:
                     raise InvalidInput(f"{file} is not UTF-8 text ({exc.reason})") from None
-    output.write(f"imported {counts['models']} models and {counts['events']} events\n")
+    output.write(f"imported {_counts(counts)}\n")
 
 
 def demo(
