@@ -66,28 +66,20 @@ class _Clock:
 
 
 def _ci_builds(ctx: Context, name: str, rng: random.Random, clock: _Clock) -> int:
-    """Builds reported by the team's CI: sometimes a failure first, then a success."""
-    written = 0
-    if rng.random() < 0.2:
+    """Builds reported by the team's CI: sometimes a failure first, then a success.
+    Returns how many events that wrote (two a build)."""
+    outcomes = [True, False] if rng.random() < 0.2 else [False]
+    for failed in outcomes:
         clock.advance(timedelta(minutes=rng.randint(5, 90)))
         builds.record(
             ctx,
             name,
             commit=f"{rng.getrandbits(160):040x}",
             image=f"registry.example.com/ml/{name}:{rng.getrandbits(24):06x}",
-            failed=True,
+            failed=failed,
             url=f"https://ci.example.com/ml/{name}/{rng.randint(100, 999)}",
         )
-        written += 2
-    clock.advance(timedelta(minutes=rng.randint(5, 90)))
-    builds.record(
-        ctx,
-        name,
-        commit=f"{rng.getrandbits(160):040x}",
-        image=f"registry.example.com/ml/{name}:{rng.getrandbits(24):06x}",
-        url=f"https://ci.example.com/ml/{name}/{rng.randint(100, 999)}",
-    )
-    return written + 2
+    return 2 * len(outcomes)
 
 
 def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None = None) -> int:
