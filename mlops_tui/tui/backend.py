@@ -8,6 +8,7 @@ show its banner instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Backend:
         self.actor = actor
         self.clock = clock
         self._ctx: Context | None = None
+        self._broken = False
         self._lock = threading.Lock()
 
     @property
@@ -66,14 +68,29 @@ class Backend:
 
     def _call(self, fn: Callable[[], T]) -> T:
         with self._lock:
+            if self._broken:
+                self._reopen()
             try:
                 return fn()
+            except StoreUnavailable:
+                self._broken = True
+                raise
             except MlopsError:
                 raise
             except Exception as exc:
                 if type(exc).__module__.split(".")[0] not in _DRIVERS:
                     raise
-                raise StoreUnavailable(f"{self.location}: {exc}") from exc
+                self._broken = True
+                raise StoreUnavailable(f"cannot use the database {self.location}: {exc}") from exc
+
+    def _reopen(self) -> None:
+        """Start over with a new connection after a failure: a SQLite connection that once
+        read a damaged file keeps failing even after the file is repaired."""
+        if self._ctx is not None:
+            with contextlib.suppress(Exception):
+                self._ctx.store.close()
+            self._ctx = None
+        self._broken = False
 
     def head(self) -> int:
         return self._call(lambda: queries.head(self.ctx))
