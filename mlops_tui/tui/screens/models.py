@@ -57,7 +57,6 @@ class ModelsScreen(MlopsScreen):
 
     async def show_snapshot(self, snapshot: Snapshot) -> None:
         self.table.set_models(snapshot.models)
-        self._status()
 
     def _status(self) -> None:
         table = self.table
@@ -67,7 +66,7 @@ class ModelsScreen(MlopsScreen):
             text += f" matching {query!r}"
         order = "descending" if table.sort_reverse else "ascending"
         text += f" · sorted by {table.sort_column} ({order}) · s: sort, click a header"
-        self.query_one("#models-status", Static).update(text)
+        self.query_one("#models-status", Static).update(text, layout=False)  # one fixed line
 
     def action_filter(self) -> None:
         box = self.query_one(FilterInput)
@@ -83,8 +82,7 @@ class ModelsScreen(MlopsScreen):
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
-        self._status()
+        self.table.set_filter(event.value)  # the table's Highlighted updates the status
 
     @on(Input.Submitted, "#filter")
     def _filtered(self) -> None:

@@ -167,7 +167,10 @@ class ModelTable(ScrollView, can_focus=True):
 
     def _apply(self, keep: str | None) -> None:
         terms = self._terms
-        if terms:
+        if len(terms) == 1:  # the common case, kept to one comprehension: ~1 ms per 10,000
+            term = terms[0]
+            self._view = [r for r in self._all if term in r.haystack]
+        elif terms:
             self._view = [r for r in self._all if all(t in r.haystack for t in terms)]
         else:
             self._view = list(self._all)
