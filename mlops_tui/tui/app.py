@@ -125,6 +125,12 @@ class MlopsApp(App[None]):
         self.notify(exc.message, title=exc.title, severity="error")
 
     # -- actions shared by the screens -----------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the key of the view already shown: the footer lists only keys that do
+        something here, and must fit in 80 columns."""
+        shown = action == "switch_mode" and parameters and parameters[0] == self.current_mode
+        return not shown
+
     def action_refresh(self) -> None:
         self.poll(force=True)
 

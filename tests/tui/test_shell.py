@@ -58,8 +58,9 @@ async def test_question_mark_lists_every_key_of_the_screen_from_its_bindings(dem
         assert isinstance(app.screen, HelpScreen)
         text = help_text(app)
         for binding in [*BoardScreen.BINDINGS, *type(app).BINDINGS]:
-            assert binding.description in text
-        assert "ModelsScreen" not in text and "Filter" not in text
+            if binding.description != "Board":  # the view already shown has no key
+                assert binding.description in text
+        assert "Filter" not in text and "Board" not in text
         await pilot.press("escape", "2", "question_mark")
         text = help_text(app)
         for binding in ModelsScreen.BINDINGS:

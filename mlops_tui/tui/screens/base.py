@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
@@ -29,6 +30,10 @@ class MlopsScreen(Screen[None]):
         yield Banner()
         yield from self.compose_body()
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Narrow terminals: tighter key hints, so every key still fits on the one line.
+        self.query_one(Footer).compact = event.size.width < 100
 
     def compose_body(self) -> ComposeResult:
         yield from ()
