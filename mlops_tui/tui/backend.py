@@ -53,11 +53,14 @@ class Backend:
         self.clock = clock
         self._ctx: Context | None = None
         self._broken = False
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
     def ctx(self) -> Context:
         """Opened on first use, so an unreachable database at start-up is a banner too."""
+        if self._closed:
+            raise StoreUnavailable("the app is closing")
         if self._ctx is None:
             self._ctx = Context(open_store(self.url), self.actor, clock=self.clock)
         return self._ctx
@@ -121,7 +124,9 @@ class Backend:
         )
 
     def close(self) -> None:
+        """For good: a poll still in flight must not open a new connection after this."""
         with self._lock:
+            self._closed = True
             if self._ctx is not None:
                 self._ctx.store.close()
                 self._ctx = None
