@@ -141,6 +141,12 @@ class Store(ABC):
         Raises Conflict when the database is not empty.
         """
 
+    # -- the loop's evidence: tests, deployments, checks, alerts (issue 5) -------------
+
+    # -- the team: people, handoffs, settings, audit chain (issue 6) --------------------
+
+    # -- approvals, webhooks, clean-up (issue 8) ------------------------------------------
+
     def __enter__(self) -> Store:
         return self
 

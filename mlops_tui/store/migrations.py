@@ -95,6 +95,12 @@ SQLITE: dict[int, list[str]] = {
         "CREATE INDEX builds_model ON builds (model, id)",
         "CREATE INDEX builds_status ON builds (status)",
     ],
+    # 3: the loop's evidence (issue 5): test runs, deployments, checks, alerts.
+    3: [],
+    # 4: the team (issue 6): users, handoffs, shared settings, the audit hash chain.
+    4: [],
+    # 5: the registry's extras (issue 8): approvals, webhooks and their outbox, gc records.
+    5: [],
 }
 
 POSTGRES: dict[int, list[str]] = {
@@ -195,6 +201,12 @@ POSTGRES: dict[int, list[str]] = {
         "CREATE INDEX builds_model ON builds (model, id)",
         "CREATE INDEX builds_status ON builds (status)",
     ],
+    # 3: the loop's evidence (issue 5): test runs, deployments, checks, alerts.
+    3: [],
+    # 4: the team (issue 6): users, handoffs, shared settings, the audit hash chain.
+    4: [],
+    # 5: the registry's extras (issue 8): approvals, webhooks and their outbox, gc records.
+    5: [],
 }
 
 LATEST = max(SQLITE)

@@ -26,6 +26,9 @@ from mlops_tui.domain import (
     Version,
 )
 from mlops_tui.store.base import Change, StatusRow, Store
+from mlops_tui.store.sql_loop import LoopSql
+from mlops_tui.store.sql_registry import RegistrySql
+from mlops_tui.store.sql_team import TeamSql
 
 MODEL_COLUMNS = (
     "name",
@@ -98,7 +101,7 @@ UPDATABLE = frozenset(MODEL_COLUMNS) - {
 }
 
 
-class SqlStore(Store):
+class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
     """Store logic in portable SQL; subclasses supply the connection and value conversion."""
 
     # -- dialect hooks -----------------------------------------------------------------

@@ -1,0 +1,11 @@
+"""SQL for the loop's evidence (issue 5): test runs, deployments, health checks and alerts.
+
+A mixin of SqlStore: it uses the dialect hooks (_read, _write, _sql, _time_in/out,
+_json_in/out, _append) that SqlStore defines, so both backends get it for free.
+"""
+
+from __future__ import annotations
+
+
+class LoopSql:
+    """Mixed into SqlStore; see mlops_tui.store.base.Store for the contract."""
