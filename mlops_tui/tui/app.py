@@ -26,7 +26,9 @@ from mlops_tui.tui.backend import Backend, Snapshot, utc_now
 from mlops_tui.tui.commands import MlopsCommands
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.board import BoardScreen
+from mlops_tui.tui.screens.build import BuildScreen
 from mlops_tui.tui.screens.detail import DetailScreen
+from mlops_tui.tui.screens.git import GitScreen
 from mlops_tui.tui.screens.help import HelpScreen, key_rows
 from mlops_tui.tui.screens.models import ModelsScreen
 from mlops_tui.tui.screens.move import MoveScreen
@@ -148,6 +150,31 @@ class MlopsApp(App[None]):
             self.notify("Select a model first", severity="warning")
             return
         self.push_screen(MoveScreen(model), self._moved)
+
+    def build_model(self, model: Model | None) -> None:
+        """Build from the committed tree at HEAD; the log screen streams it."""
+        if self._needs_repo(model, "build"):
+            assert model is not None
+            self.push_screen(BuildScreen(model.name))
+
+    def git_model(self, model: Model | None) -> None:
+        if self._needs_repo(model, "use Git"):
+            assert model is not None
+            self.push_screen(GitScreen(model.name))
+
+    def _needs_repo(self, model: Model | None, what: str) -> bool:
+        if model is None:
+            self.notify("Select a model first", severity="warning")
+            return False
+        if not model.repo:
+            self.notify(
+                f"{model.name} has no repository to {what} from: "
+                f"set one with `mlops model add --repo` or `mlops model set`",
+                title="No repository",
+                severity="warning",
+            )
+            return False
+        return True
 
     def _moved(self, change: Change | None) -> None:
         if change is None:

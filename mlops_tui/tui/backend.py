@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from mlops_tui.domain import Event, MlopsError, Model, Stage, StoreUnavailable
+from mlops_tui.domain import Event, MlopsError, Model, Stage, StoreUnavailable, Version
 from mlops_tui.services import lifecycle, queries
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change, open_store
@@ -38,6 +38,7 @@ class Snapshot:
 class Detail:
     model: Model
     history: list[tuple[Event, str]]  # newest first, with what each event did
+    versions: list[Version]  # newest first: what each was built from
 
 
 def utc_now() -> datetime:
@@ -110,7 +111,8 @@ class Backend:
         def read() -> Detail:
             model = queries.model(self.ctx, name)
             events = queries.history(self.ctx, model=name, limit=limit)
-            return Detail(model, [(e, queries.describe(e)) for e in events])
+            versions = queries.versions(self.ctx, name)
+            return Detail(model, [(e, queries.describe(e)) for e in events], versions)
 
         return self._call(read)
 

@@ -27,6 +27,16 @@ class MlopsCommands(Provider):
                 lambda: app.move_model(selected),
                 f"Move {name} to another stage (m)",
             )
+            yield (
+                "model: Build",
+                lambda: app.build_model(selected),
+                f"Build {name} from its committed tree at HEAD (b on the model)",
+            )
+            yield (
+                "model: Git…",
+                lambda: app.git_model(selected),
+                f"{name}'s repository: status, pull, commit, tag, push (g on the model)",
+            )
             if getattr(screen, "model_name", None) != name:
                 yield "model: Open", lambda: app.open_model(name), f"Show {name} in full (enter)"
         if screen.query("#filter"):

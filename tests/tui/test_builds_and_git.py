@@ -108,3 +108,46 @@ async def test_git_panel_tags_commits_and_pushes_after_confirming(db, gitrepo) -
         await until(lambda: "ahead 0" in text())
     kinds = [e.kind for e in queries.history(Context(open_store(db), "x"), model="churn", limit=3)]
     assert kinds == ["git.push", "git.commit", "git.tag"]
+
+
+async def test_b_on_a_model_builds_it_and_its_versions_show_what_went_in(db) -> None:
+    from mlops_tui.tui.screens.detail import DetailScreen
+    from mlops_tui.tui.widgets.detail.versions import Versions
+    from tests.tui.helpers import text_of
+
+    app = MlopsApp(db, actor="alice")
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.open_model("churn")
+        await until(lambda: isinstance(app.screen, DetailScreen) and app.screen.model is not None)
+        await pilot.press("b")
+        assert isinstance(app.screen, BuildScreen)
+        build_screen = app.screen
+        await until(lambda: not build_screen.running)
+        await pilot.press("escape")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        sha = state(db)[1][0].commit
+        await until(lambda: sha[:10] in text_of(detail.query_one(Versions)))
+        shown = text_of(detail.query_one(Versions))
+        assert "v1" in shown and "churn:v1" in shown
+        await pilot.press("g")
+        assert isinstance(app.screen, GitScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DetailScreen)
+
+
+async def test_build_and_git_keys_explain_a_model_without_a_repository(db) -> None:
+    from mlops_tui.tui.screens.detail import DetailScreen
+
+    with open_store(db) as store:
+        lifecycle.add_model(Context(store, "alice"), "no-repo", owner="alice")
+    app = MlopsApp(db, actor="alice")
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.open_model("no-repo")
+        await until(lambda: isinstance(app.screen, DetailScreen) and app.screen.model is not None)
+        await pilot.press("b")
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        messages = [n.message for n in app._notifications]
+        assert sum("no repository" in m for m in messages) == 2

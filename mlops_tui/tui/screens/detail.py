@@ -37,6 +37,8 @@ class DetailScreen(MlopsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("m", "move", "Move"),
+        Binding("b", "build", "Build"),
+        Binding("g", "git", "Git"),
     ]
     DEFAULT_CSS = """
     DetailScreen #detail-title { height: 1; padding: 0 1; text-style: bold; }
@@ -98,7 +100,7 @@ class DetailScreen(MlopsScreen):
         title.append(f"  owner {model.owner}", style="italic")
         self.query_one("#detail-title", Static).update(title)
         self.query_one(Overview).show(model)
-        self.query_one(Versions).show(model)
+        self.query_one(Versions).show(model, detail.versions)
         self.query_one(Timeline).show(detail.history, self.mlops.now(), HISTORY_LIMIT)
 
     def action_back(self) -> None:
@@ -106,3 +108,9 @@ class DetailScreen(MlopsScreen):
 
     def action_move(self) -> None:
         self.mlops.move_model(self.model)
+
+    def action_build(self) -> None:
+        self.mlops.build_model(self.model)
+
+    def action_git(self) -> None:
+        self.mlops.git_model(self.model)
