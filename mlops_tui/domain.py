@@ -258,6 +258,7 @@ class NewEvent:
 MODEL_CREATED = "model.created"
 MODEL_MOVED = "stage.moved"
 ROLE_SET = "owner.set"
+MODEL_EDITED = "model.edited"  # repo, description or tags changed
 
 
 class BuildStatus(StrEnum):
@@ -355,3 +356,280 @@ def build_gate(name: str, candidate: int | None, latest: Build | None) -> str | 
     if candidate != latest.version:
         return f"its candidate v{candidate} is not the latest build (v{latest.version})"
     return None
+
+
+# -- the loop's evidence: test runs, deployments, checks, alerts (issue 5) ----------------
+
+
+class RunStatus(StrEnum):
+    """A test run's or a deployment's state; like builds, a dead process is `interrupted`."""
+
+    RUNNING = "running"
+    PASSED = "passed"  # test runs
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"  # deployments
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"  # a later check found the metric back below critical
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    __test__ = False  # not a pytest class
+
+    id: int
+    model: str
+    version: int
+    status: RunStatus
+    started_at: datetime
+    actor: str
+    commit: str | None = None
+    in_image: bool = False
+    command: list[str] = field(default_factory=list)
+    finished_at: datetime | None = None
+    host: str | None = None
+    pid: int | None = None
+    passed: int | None = None  # from the JUnit report, when there is one
+    failed: int | None = None
+    skipped: int | None = None
+    url: str | None = None
+    error: str | None = None
+    log_tail: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: int
+    model: str
+    version: int
+    kind: str  # "deploy" or "rollback"
+    target: str  # "container" (built in) or "command" (a custom target)
+    status: RunStatus
+    started_at: datetime
+    actor: str
+    image: str | None = None
+    previous_version: int | None = None
+    rolled_back: bool = False  # the previous production container was put back
+    finished_at: datetime | None = None
+    host: str | None = None
+    pid: int | None = None
+    error: str | None = None
+    log_tail: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One point of a time series: a metric's value at one check, and what it meant."""
+
+    model: str
+    at: datetime
+    metric: str
+    value: float | None
+    status: Health
+    check_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One run of a model's checks: the overall health and why."""
+
+    id: int
+    model: str
+    at: datetime
+    version: int | None
+    health: Health
+    ok: bool  # the model answered (a successful check keeps it from going stale)
+    detail: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    model: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    status: AlertStatus
+    opened_at: datetime
+    detail: str = ""
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    note: str | None = None
+    resolved_at: datetime | None = None
+
+
+TEST_STARTED = "test.started"
+TEST_FINISHED = "test.finished"
+TEST_RECORDED = "test.recorded"
+DEPLOY_STARTED = "deploy.started"
+DEPLOY_FINISHED = "deploy.finished"
+CHECK_RAN = "check.ran"
+ALERT_OPENED = "alert.opened"
+ALERT_ACKED = "alert.acknowledged"
+ALERT_RESOLVED = "alert.resolved"
+
+
+def test_gate(name: str, candidate: int | None, latest: TestRun | None) -> str | None:
+    """Why a model may not go from test to deploy, or None when the candidate version's
+    latest test run passed (a later failing run closes the gate again)."""
+    if candidate is None:
+        return f"it has no version yet: run `mlops build {name}`"
+    if latest is None:
+        return (
+            f"v{candidate} has no test run: run `mlops test {name}` (or `mlops record test` "
+            "from CI)"
+        )
+    if latest.status != RunStatus.PASSED:
+        return f"the latest test run of v{candidate} (#{latest.id}) {latest.status}"
+    return None
+
+
+test_gate.__test__ = False  # type: ignore[attr-defined]
+
+
+def deploy_gate(name: str, candidate: int | None, succeeded: Deployment | None) -> str | None:
+    """Why a model may not go from deploy to monitor, or None once a deployment of its
+    candidate version succeeded: only a version that serves can be monitored."""
+    if candidate is None:
+        return f"it has no version yet: run `mlops build {name}`"
+    if succeeded is None:
+        return f"no deployment of v{candidate} succeeded: run `mlops deploy {name}`"
+    return None
+
+
+def threshold_status(value: float, warn: float | None, critical: float | None) -> Health:
+    """value >= critical is critical, >= warn is warn, else ok."""
+    if critical is not None and value >= critical:
+        return Health.CRITICAL
+    if warn is not None and value >= warn:
+        return Health.WARN
+    return Health.OK
+
+
+def worst(statuses: list[Health]) -> Health:
+    order = [Health.UNKNOWN, Health.OK, Health.STALE, Health.WARN, Health.CRITICAL]
+    return max(statuses, key=order.index, default=Health.UNKNOWN)
+
+
+# -- issue 8: time travel, approvals, webhooks, clean-up --------------------------------
+
+APPROVAL_RULE = "approval.rule"  # a model (or the whole team, model None) now needs N approvals
+APPROVAL_REQUESTED = "approval.requested"
+APPROVAL_GRANTED = "approval.approved"
+APPROVAL_REJECTED = "approval.rejected"
+WEBHOOK_ADDED = "webhook.added"
+WEBHOOK_REMOVED = "webhook.removed"
+GC_REMOVED = "gc.removed"
+#: the scope of a team-wide approval rule in the approval_rules table
+ALL_MODELS = "*"
+MAX_APPROVALS = 10
+
+
+class ApprovalMissing(MlopsError):
+    """A deploy refused because the version lacks the approvals its model requires."""
+
+    title = "Approval required"
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: int
+    url: str
+    #: event categories it receives (the part of the kind before the dot); empty: all
+    categories: tuple[str, ...]
+    secret_env: str | None
+    created_at: datetime
+    created_by: str
+    #: id of the newest event already queued for it
+    cursor: int
+
+    def wants(self, kind: str) -> bool:
+        return not self.categories or kind.split(".", 1)[0] in self.categories
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One (webhook, event) pair in the outbox, and how its delivery is going."""
+
+    id: int
+    webhook: int
+    event: int
+    kind: str
+    status: str  # pending or delivered
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at POSTing one event (or a test ping, event None) to one webhook."""
+
+    id: int
+    webhook: int
+    event: int | None
+    kind: str
+    at: datetime
+    ok: bool
+    code: int | None
+    error: str | None
+    seconds: float
+
+
+_URL_RE = re.compile(r"https?://[^\s/?#@]+(:\d{1,5})?([/?#][^\s]*)?", re.IGNORECASE)
+_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_CATEGORY_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def validate_webhook_url(url: str) -> str:
+    """Only http(s) to a host: a file:// or ftp:// URL would read or reach what it must not."""
+    url = (url or "").strip()
+    if len(url) > 2000 or not _URL_RE.fullmatch(url) or _CONTROL_RE.search(url):
+        raise InvalidInput(
+            f"invalid webhook URL {url[:80]!r}: use http://host[:port]/path or https://…"
+        )
+    return url
+
+
+def validate_env_name(name: str) -> str:
+    if not isinstance(name, str) or not _ENV_RE.fullmatch(name):
+        raise InvalidInput(
+            f"invalid environment variable name {name!r}: letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return name
+
+
+def parse_categories(text: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
+    """`stage,deploy,handoff` -> ('deploy', 'handoff', 'stage'); None, '' or 'all' -> ()."""
+    if text is None or text.strip().lower() in ("", "all", "*"):
+        return ()
+    out: set[str] = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if not _CATEGORY_RE.fullmatch(part) or part not in known:
+            raise InvalidInput(f"unknown event category {part!r}: choose from {', '.join(known)}")
+        out.add(part)
+    return tuple(sorted(out))

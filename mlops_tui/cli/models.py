@@ -1,4 +1,4 @@
-"""`mlops model add|list|show`."""
+"""`mlops model add|set|list|show`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,27 @@ def add(
             ctx, name, owner=owner, repo=repo, description=description, tags=tag
         ).model
     output.write(f"added {model.name} in {model.stage}, owned by {model.owner}\n")
+
+
+@app.command("set")
+def set_(
+    name: str,
+    repo: str | None = typer.Option(
+        None, "--repo", metavar="PATH", help="Its Git repository ('' to clear)."
+    ),
+    description: str | None = typer.Option(None, "--description", "-d", help="'' to clear."),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", "-t", help="Replace the tags; repeat for several."
+    ),
+    no_tags: bool = typer.Option(False, "--no-tags", help="Remove every tag."),
+) -> None:
+    """Change a model's repository, description or tags (its stage moves with `mlops move`)."""
+    from mlops_tui.services import lifecycle, queries
+
+    tags = [] if no_tags else (tag or None)
+    with session() as ctx:
+        change = lifecycle.edit_model(ctx, name, repo=repo, description=description, tags=tags)
+    output.write(f"{change.model.name}: {queries.describe(change.event)}\n")
 
 
 @app.command("list")

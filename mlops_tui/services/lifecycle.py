@@ -11,6 +11,7 @@ from mlops_tui import domain
 from mlops_tui.domain import (
     MAX_DESCRIPTION,
     MODEL_CREATED,
+    MODEL_EDITED,
     MODEL_MOVED,
     ROLE_SET,
     Conflict,
@@ -150,6 +151,50 @@ def _move_once(
         changes={"stage": stage, "iteration": iteration},
         event=ctx.event(MODEL_MOVED, name, **data),
     )
+
+
+def edit_model(
+    ctx: Context,
+    name: str,
+    *,
+    repo: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    expected_revision: int | None = None,
+) -> Change:
+    """Change a model's repository, description or tags: the facts about it that are not
+    part of the loop. None keeps a value; an empty string clears repo or description.
+    """
+    name = domain.validate_model_name(name)
+    changes: dict[str, object] = {}
+    if repo is not None:
+        changes["repo"] = _repo(repo) if repo.strip() else None
+    if description is not None:
+        changes["description"] = (
+            domain.clean_text(description, "description", MAX_DESCRIPTION) or ""
+        )
+    if tags is not None:
+        changes["tags"] = domain.validate_tags(list(tags))
+    if not changes:
+        raise InvalidInput("nothing to change: give --repo, --description or --tag")
+
+    def once() -> Change:
+        model = ctx.store.get_model(name)
+        if expected_revision is not None and model.revision != expected_revision:
+            raise Conflict.stale(model, expected_revision)
+        before = {k: getattr(model, k) for k in changes}
+        if before == changes:
+            raise InvalidInput(f"{name} already has those values")
+        return ctx.store.update_model(
+            name,
+            expected_revision=model.revision,
+            changes=changes,
+            event=ctx.event(
+                MODEL_EDITED, name, before=before, after=dict(changes), fields=sorted(changes)
+            ),
+        )
+
+    return _retry_unless_pinned(once, expected_revision)
 
 
 def set_role(

@@ -68,6 +68,9 @@ def describe(event: Event) -> str:
             )
     elif event.kind == domain.MODEL_CREATED:
         text = f"created in {d.get('stage')}, owner {d.get('owner')}"
+    elif event.kind == domain.MODEL_EDITED:
+        after = d.get("after") or {}
+        text = "set " + ", ".join(f"{k} to {_shown(after.get(k))}" for k in d.get("fields", []))
     elif event.kind == domain.ROLE_SET:
         before = d.get("before") or "nobody"
         text = f"{d.get('role')}: {before} → {d.get('after')}"
@@ -109,3 +112,9 @@ def _describe_git(op: str, d: dict) -> str:
     if op == "pull":
         return f"pulled {str(d.get('before'))[:12]} → {str(d.get('after'))[:12]}"
     return op
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return str(value) if value not in (None, "") else "none"

@@ -160,6 +160,25 @@ def test_owner_set_and_show(db: str) -> None:
     assert [m["name"] for m in listed] == ["churn", "fraud"]
 
 
+def test_model_set_changes_repo_description_and_tags_with_history(db: str, tmp_path: Path) -> None:
+    out = ok(db, "model", "set", "churn", "--repo", str(tmp_path), "-d", "Who leaves", "-t", "eu")
+    assert out.startswith("churn: set ")
+    shown = json.loads(ok(db, "model", "show", "churn", "--json"))
+    assert (shown["repo"], shown["description"], shown["tags"]) == (
+        str(tmp_path),
+        "Who leaves",
+        ["eu"],
+    )
+    ok(db, "model", "set", "churn", "--repo", "", "--no-tags")
+    shown = json.loads(ok(db, "model", "show", "churn", "--json"))
+    assert (shown["repo"], shown["tags"], shown["description"]) == (None, [], "Who leaves")
+    (latest,) = json.loads(ok(db, "history", "churn", "--limit", "1", "--json"))
+    assert latest["kind"] == "model.edited" and latest["actor"] == "tester"
+    assert "nothing to change" in fails(db, "model", "set", "churn", code=2)
+    assert "already has" in fails(db, "model", "set", "churn", "-d", "Who leaves", code=2)
+    assert "no model" in fails(db, "model", "set", "nope", "-d", "x", code=2)
+
+
 def test_export_import_between_backends(db: str, tmp_path: Path) -> None:
     ok(db, "move", "churn", "build")
     dump = tmp_path / "state.jsonl"
