@@ -261,6 +261,20 @@ ROLE_SET = "owner.set"
 MODEL_EDITED = "model.edited"  # repo, description or tags changed
 
 
+class Timed:
+    """Something that ran (a build, a test run, a deployment): how long it took, once done."""
+
+    __slots__ = ()
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
 class BuildStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -284,9 +298,16 @@ class Version:
     created_at: datetime
     created_by: str
 
+    @property
+    def runnable(self) -> str | None:
+        """What to run: the exact image this version built (its id), since a tag like
+        churn:v1 can be moved by anyone sharing the engine; the tag for versions that
+        external CI reported (no id known here)."""
+        return self.image_id or self.image
+
 
 @dataclass(frozen=True, slots=True)
-class Build:
+class Build(Timed):
     id: int
     model: str
     version: int
@@ -303,12 +324,6 @@ class Build:
     url: str | None = None
     error: str | None = None
     log_tail: str = ""
-
-    @property
-    def duration(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 BUILD_STARTED = "build.started"
@@ -379,7 +394,7 @@ class AlertStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class TestRun:
+class TestRun(Timed):
     __test__ = False  # not a pytest class
 
     id: int
@@ -401,15 +416,9 @@ class TestRun:
     error: str | None = None
     log_tail: str = ""
 
-    @property
-    def duration(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
 
 @dataclass(frozen=True, slots=True)
-class Deployment:
+class Deployment(Timed):
     id: int
     model: str
     version: int
@@ -426,12 +435,6 @@ class Deployment:
     pid: int | None = None
     error: str | None = None
     log_tail: str = ""
-
-    @property
-    def duration(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +597,7 @@ class Attempt:
     code: int | None
     error: str | None
     seconds: float
+    model: str | None = None  # the event's model, read with the attempt
 
 
 _URL_RE = re.compile(r"https?://[^\s/?#@]+(:\d{1,5})?([/?#][^\s]*)?", re.IGNORECASE)
@@ -633,3 +637,191 @@ def parse_categories(text: str | None, known: tuple[str, ...]) -> tuple[str, ...
             raise InvalidInput(f"unknown event category {part!r}: choose from {', '.join(known)}")
         out.add(part)
     return tuple(sorted(out))
+
+
+# -- issue 6: the team: people, permissions, handoffs, on-call, the audit chain --------------
+
+
+class PermissionDenied(MlopsError):
+    """The acting person may not do this; the message names the rule."""
+
+    title = "Not allowed"
+    exit_code = 7
+
+
+class NeedsAttention(MlopsError):
+    """`mlops oncall` found production models that need someone (its table was printed)."""
+
+    title = "Needs attention"
+    exit_code = 8
+
+
+class ChainBroken(MlopsError):
+    """`mlops audit verify` found a stored event that was edited, removed or slipped in."""
+
+    title = "Audit chain broken"
+    exit_code = 9
+
+
+class UserRole(StrEnum):
+    VIEWER = "viewer"  # reads only
+    MEMBER = "member"  # moves, builds, tests; deploys only the models they own or back up
+    MAINTAINER = "maintainer"  # everything on every model
+    ADMIN = "admin"  # and people and shared settings
+
+
+class HandoffStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: UserRole
+    active: bool
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    item: str
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    id: int
+    model: str
+    from_user: str
+    to_user: str
+    status: HandoffStatus
+    checklist: tuple[ChecklistItem, ...]
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    note: str | None = None
+    reply: str | None = None
+
+    @property
+    def unticked(self) -> list[str]:
+        return [c.item for c in self.checklist if not c.done]
+
+
+USER_ADDED = "user.added"
+USER_CHANGED = "user.changed"  # role, email, deactivated or reactivated
+SETTING_SET = "settings.set"
+PERMISSION_DENIED = "permission.denied"
+HANDOFF_REQUESTED = "handoff.requested"
+HANDOFF_TICKED = "handoff.ticked"
+HANDOFF_DECLINED = "handoff.declined"
+HANDOFF_CANCELLED = "handoff.cancelled"
+# An accepted handoff is recorded as owner.set (ROLE_SET) with `handoff: ID`, so everything
+# that replays ownership from the history sees it without knowing about handoffs.
+MODEL_LINKED = "model.linked"
+
+DEFAULT_CHECKLIST = (
+    "runbook",
+    "data sources",
+    "credentials rotated",
+    "dashboards",
+    "open incidents",
+)
+CHAIN_GENESIS = "0" * 64
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
+MAX_CHECKLIST_ITEM = 80
+
+
+def parse_user_role(value: str) -> UserRole:
+    try:
+        return UserRole(value.strip().lower())
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"unknown role {value!r}: choose one of {', '.join(UserRole)}") from None
+
+
+def validate_email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not _EMAIL_RE.fullmatch(value) or _CONTROL_RE.search(value):
+        raise InvalidInput(f"invalid email {value!r}: use name@example.com")
+    return value
+
+
+def validate_checklist(items: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        item = clean_text(item, "checklist item", MAX_CHECKLIST_ITEM) or ""
+        if item and item not in out:
+            out.append(item)
+    if not out:
+        raise InvalidInput("a handoff checklist needs at least one item")
+    if len(out) > 20:
+        raise InvalidInput(f"too many checklist items ({len(out)}; at most 20)")
+    return out
+
+
+def _canon(value: Any) -> Any:
+    """JSON values as both databases give them back: PostgreSQL's JSONB turns 1e20 into an
+    integer, so integral floats count as integers; keys are strings, tuples are lists."""
+    if isinstance(value, dict):
+        return {str(k): _canon(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canon(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def chain_hash(
+    prev: str,
+    id: int,
+    at: datetime,
+    actor: str,
+    model: str | None,
+    kind: str,
+    data: dict[str, Any],
+) -> str:
+    """The audit chain: an event's hash covers its content and the previous event's hash, so
+    editing, removing or slipping in an event breaks every hash after it."""
+    import hashlib
+    import json
+    from datetime import UTC
+
+    body = json.dumps(
+        {
+            "id": int(id),
+            "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": actor,
+            "model": model,
+            "kind": kind,
+            "data": _canon(data),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
+
+
+class TestsFailed(MlopsError):
+    __test__ = False
+    title = "Tests failed"
+    exit_code = 1
+
+
+class DeployFailed(MlopsError):
+    title = "Deploy failed"
+    exit_code = 1
+
+
+class RunCancelled(MlopsError):
+    title = "Cancelled"
+    exit_code = 130

@@ -7,6 +7,7 @@ file, the key and the reason rather than silently ignored.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,11 +23,15 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(value: str, where: str) -> float:
     """`30s`, `5m`, `24h`, `7d` (or a bare number of seconds), in seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.fullmatch(str(value).strip())
-    if not m:
+        seconds = float(value)
+    elif m := _DURATION.fullmatch(str(value).strip()):
+        seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    else:
         raise ConfigError(where, f"{value!r} is not a duration (use 30s, 5m, 24h, 7d)")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    # A negative, zero, NaN or infinite timeout would fire at once or never.
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(where, f"{value!r} must be a duration above zero (30s, 5m, 24h, 7d)")
+    return seconds
 
 
 class ConfigError(InvalidInput):

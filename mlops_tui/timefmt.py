@@ -14,7 +14,15 @@ _RELATIVE = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)(?:\s+ago)?")
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """An ISO date or date-time (local time unless it has an offset), `today`, `yesterday`,
     or a span back from now such as `90m`, `12h`, `7d`, `2w`."""
-    now = now or datetime.now(UTC)
+    try:
+        return _parse_when(text, now or datetime.now(UTC))
+    except OverflowError:  # `999999w`, or year 1 with a positive offset
+        raise InvalidInput(
+            f"the date {text!r} is too far in the past or future to compare with"
+        ) from None
+
+
+def _parse_when(text: str, now: datetime) -> datetime:
     value = text.strip().lower()
     if value in ("now",):
         return now

@@ -1,7 +1,8 @@
 """SVG screenshots of the TUI's main screens, from the real app on the demo team.
 
 The data is seeded at a fixed time and the app runs on the same fixed clock, so the pictures
-only change when the TUI does. Writes screenshots/{board,models,detail,help,move}.svg.
+only change when the TUI does. Writes screenshots/{board,help,move,detail,models,oncall,
+inbox,alerts}.svg.
 
     .venv/bin/python scripts/screenshots.py [--size 120x36]
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 
 
-async def shoot(db: str, out: Path, size: tuple[int, int]) -> list[Path]:
+async def shoot(db: str, out: Path, size: tuple[int, int], showcase: str) -> list[Path]:
     from mlops_tui.tui.app import MlopsApp
     from mlops_tui.tui.screens.detail import DetailScreen
 
@@ -45,7 +46,9 @@ async def shoot(db: str, out: Path, size: tuple[int, int]) -> list[Path]:
         await save("help")
         await pilot.press("escape", "m", "up")
         await save("move")
-        await pilot.press("escape", "enter")
+        await pilot.press("escape", "escape")
+        # The model page of one in production: health, its metric's sparkline, versions.
+        app.open_model(showcase)
         screen = app.screen
         assert isinstance(screen, DetailScreen)
         while screen.model is None:
@@ -53,6 +56,9 @@ async def shoot(db: str, out: Path, size: tuple[int, int]) -> list[Path]:
         await save("detail")
         await pilot.press("escape", "2", "j", "j")
         await save("models")
+        for key, view in (("3", "oncall"), ("4", "inbox"), ("5", "alerts")):
+            await pilot.press(key)
+            await save(view)
     return written
 
 
@@ -76,8 +82,11 @@ def main() -> None:
         os.environ["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
         db = str(Path(tmp) / "demo.db")
         with open_store(db) as store:
-            seed(store, models=24, now=NOW)
-        for path in asyncio.run(shoot(db, out, (cols, rows))):
+            seed(store, models=24, now=NOW, me="demo")
+            # The most eventful model in production: the detail shot shows its health.
+            serving = [m for m in store.list_models() if m.production_version is not None]
+            showcase = max(serving, key=lambda m: (m.health != "ok", m.name)).name
+        for path in asyncio.run(shoot(db, out, (cols, rows), showcase)):
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 

@@ -148,3 +148,124 @@ class DockerEngine:
             return self.api.inspect_image(ref)
         except APIError as exc:
             raise EngineError(f"no image {ref}: {exc.explanation or exc}") from None
+
+    # -- containers (issue 5: tests in the image, deployments) --------------------------
+    def _call(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except APIError as exc:
+            raise EngineError(f"{what}: {exc.explanation or exc}") from None
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
+
+    def container(self, name: str) -> Any | None:
+        """The container called `name` (running or not), or None."""
+        from docker.errors import NotFound
+
+        try:
+            return self.client.containers.get(name)
+        except NotFound:
+            return None
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
+
+    def run(
+        self,
+        image: str,
+        *,
+        name: str | None = None,
+        command: list[str] | None = None,
+        environment: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        network_mode: str = "host",
+    ) -> Any:
+        """Start a detached container; the caller waits, stops and removes it."""
+        return self._call(
+            f"cannot start {image}",
+            lambda: self.client.containers.run(
+                image,
+                command=command,
+                name=name,
+                detach=True,
+                environment=environment or {},
+                labels=labels or {},
+                network_mode=network_mode,
+            ),
+        )
+
+    def logs(self, container: Any, cancel: threading.Event | None = None) -> Iterator[str]:
+        """The container's output line by line, until it exits (or `cancel` is set and the
+        caller kills it)."""
+        buf = b""
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    yield line.decode(errors="replace")
+                if cancel is not None and cancel.is_set():
+                    return
+        except DockerException as exc:
+            raise EngineError(f"lost the Docker engine: {_engine_reason(exc)}") from None
+        if buf:
+            yield buf.decode(errors="replace")
+
+    def exit_code(self, container: Any, timeout: float = 30) -> int:
+        result = self._call("waiting for a container", lambda: container.wait(timeout=timeout))
+        return int(result.get("StatusCode", 1))
+
+    def state(self, container: Any) -> dict[str, Any]:
+        """Docker's State of the container: Status, Running, ExitCode…"""
+        self._call("inspecting a container", container.reload)
+        return dict(container.attrs.get("State", {}))
+
+    def stop(self, container: Any, timeout: int = 5) -> None:
+        self._call("cannot stop a container", lambda: container.stop(timeout=timeout))
+
+    def start(self, container: Any) -> None:
+        self._call("cannot start a container", container.start)
+
+    def remove(self, container: Any) -> None:
+        """Remove even a running container; one already gone is fine."""
+        from docker.errors import NotFound
+
+        with contextlib.suppress(NotFound):
+            self._call("cannot remove a container", lambda: container.remove(force=True))
+
+    def rename(self, container: Any, name: str) -> None:
+        self._call(f"cannot rename a container to {name}", lambda: container.rename(name))
+
+    def keep_running(self, container: Any) -> None:
+        """Restart it with the engine (after a reboot or a daemon restart) until someone
+        stops it. Set only once it is healthy: with the policy on from the start, a
+        container that exits would be restarted and the health check could not tell."""
+        self._call(
+            "cannot set the restart policy",
+            lambda: container.update(restart_policy={"Name": "unless-stopped"}),
+        )
+
+    def read_file(self, container: Any, path: str) -> bytes | None:
+        """A file from a (stopped) container, or None when it is not there."""
+        import io
+        import os
+        import tarfile
+
+        from docker.errors import NotFound
+
+        try:
+            stream, _ = container.get_archive(path)
+        except NotFound:
+            return None
+        except DockerException as exc:
+            raise EngineError(f"cannot read {path}: {_engine_reason(exc)}") from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(os.path.basename(path))
+            return member.read() if member is not None else None
+
+    def logs_tail(self, container: Any, lines: int = 20) -> list[str]:
+        """The container's last output lines, for a failure's explanation."""
+        try:
+            raw = container.logs(tail=lines)
+        except DockerException:
+            return []
+        return raw.decode(errors="replace").splitlines()

@@ -5,7 +5,23 @@ from __future__ import annotations
 import typer
 
 from mlops_tui import __version__
-from mlops_tui.cli import builds, data, git, history, lifecycle, models, status
+from mlops_tui.cli import (
+    approvals,  # issue 8
+    audit,  # issue 6: the audit chain
+    builds,
+    data,
+    gc,  # issue 8
+    git,
+    handoffs,  # issue 6: handing models over
+    history,
+    lifecycle,
+    loop,  # issue 5: test, deploy, rollback, check, alerts
+    models,
+    oncall,  # issue 6: the on-call review
+    status,
+    team,  # issue 6: people, settings
+    webhook,  # issue 8
+)
 from mlops_tui.cli.common import state
 
 app = typer.Typer(
@@ -65,5 +81,13 @@ app.add_typer(lifecycle.owner_app, name="owner")
 history.register(app)
 builds.register(app)
 app.add_typer(builds.record_app, name="record")
+loop.register(app, builds.record_app)  # issue 5
 app.add_typer(git.app, name="git")
 data.register(app)
+approvals.register(app)  # issue 8
+gc.register(app)  # issue 8
+app.add_typer(webhook.app, name="webhook")  # issue 8
+app.add_typer(audit.app, name="audit")  # issue 6
+team.register(app)  # issue 6: user, settings
+app.add_typer(handoffs.app, name="handoff")  # issue 6
+app.add_typer(oncall.app, name="oncall")  # issue 6

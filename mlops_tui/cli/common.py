@@ -18,15 +18,37 @@ state = State()
 
 
 @contextmanager
-def session() -> Iterator[Context]:
-    """A Context on the configured database, closed when the command ends."""
+def session(*, deliver: bool = True) -> Iterator[Context]:
+    """A Context on the configured database, closed when the command ends.
+
+    When the command wrote something (the history's head moved) and `deliver` is on, due
+    webhook deliveries go out for at most a second first (issue 8); `mlops status` turns
+    this off so that a shell prompt never waits for a receiver.
+    """
     from mlops_tui.store import open_store
 
     store = open_store(config.database_url(state.db))
+    from mlops_tui.services.team import resolve_actor  # identity = "database" (issue 6)
+
+    ctx = Context(store, resolve_actor(store, config.current_actor()))
+    head = _head(store) if deliver else None
     try:
-        yield Context(store, config.current_actor())
+        yield ctx
     finally:
-        store.close()
+        try:
+            if head is not None and _head(store) not in (head, None):
+                from mlops_tui.services import webhooks
+
+                webhooks.after_write(ctx)
+        finally:
+            store.close()
+
+
+def _head(store: object) -> int | None:
+    try:
+        return store.head()  # type: ignore[attr-defined]
+    except Exception:
+        return None  # the database is unreachable: the command itself will say so
 
 
 def stage_option(value: str | None) -> Stage | None:

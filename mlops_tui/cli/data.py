@@ -15,7 +15,11 @@ from mlops_tui.domain import InvalidInput
 
 
 def _counts(counts: dict[str, int]) -> str:
-    parts = [f"{n} {kind if n != 1 else kind[:-1]}" for kind, n in counts.items()]
+    # The core records always; the later areas' records (test runs, alerts…) when present.
+    core = ("models", "versions", "builds", "events")
+    parts = [
+        f"{n} {kind if n != 1 else kind[:-1]}" for kind, n in counts.items() if n or kind in core
+    ]
     return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
 
 
@@ -102,7 +106,7 @@ def demo(
         if existing:
             output.info(f"{ctx.store.location} already has {existing} models: not seeding")
         else:
-            events = demo_service.seed(ctx.store, models=models)
+            events = demo_service.seed(ctx.store, models=models, me=ctx.actor)
             output.info(f"seeded {models} models and {events} events in {ctx.store.location}")
     if no_tui:
         return

@@ -18,6 +18,12 @@ def history(
     since: str | None = typer.Option(
         None, "--since", metavar="DATE", help="2026-05-01, 2026-05-01T14:30, yesterday, 7d…"
     ),
+    between: tuple[str, str] | None = typer.Option(
+        None,
+        "--between",
+        metavar="A B",
+        help="Only changes from A (included) to B (excluded); dates as for --since.",
+    ),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -26,8 +32,21 @@ def history(
     from mlops_tui.services import queries
 
     since_at = timefmt.parse_when(since) if since else None
+    until_at = None
+    if between:
+        from mlops_tui.domain import InvalidInput
+
+        if since:
+            raise InvalidInput("use --since or --between, not both")
+        since_at, until_at = (timefmt.parse_when(w) for w in between)
+        if until_at <= since_at:
+            raise InvalidInput(
+                f"--between {between[0]} {between[1]}: the second date must come after the first"
+            )
     with session() as ctx:
-        events = queries.history(ctx, model=name, actor=by, since=since_at, limit=limit)
+        events = queries.history(
+            ctx, model=name, actor=by, since=since_at, until=until_at, limit=limit
+        )
     if as_json:
         output.emit_json([output.record(e) for e in events])
         return

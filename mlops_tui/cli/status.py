@@ -20,6 +20,12 @@ def status(
     stage: str | None = typer.Option(None, "--stage", help="Only models in this stage."),
     owner: str | None = typer.Option(None, "--owner", help="Only models this person owns."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        metavar="DATE",
+        help="As it was then, replayed from the history: 2026-05-01T14:30, yesterday, 7d…",
+    ),
 ) -> None:
     """Where every model stands: stage, owner, versions, health, last change."""
-    show_status(name, stage=stage, owner=owner, as_json=as_json)
+    show_status(name, stage=stage, owner=owner, as_json=as_json, at=at)

@@ -3,7 +3,9 @@ no Rich, no TUI, and the PostgreSQL driver only when the database is PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session, stage_option
@@ -26,13 +28,20 @@ def _summary(row: tuple, now: datetime, colour: bool) -> str:
 
 
 def show_status(
-    name: str | None, *, stage: str | None = None, owner: str | None = None, as_json: bool = False
+    name: str | None,
+    *,
+    stage: str | None = None,
+    owner: str | None = None,
+    as_json: bool = False,
+    at: str | None = None,
 ) -> None:
     from mlops_tui import timefmt
     from mlops_tui.services import queries
 
     stage_filter = stage_option(stage)
-    with session() as ctx:
+    if at is not None:
+        return _show_at(name, timefmt.parse_when(at), stage_filter, owner, as_json)
+    with session(deliver=False) as ctx:
         if name is not None:
             m = queries.model(ctx, name)
             rows = [
@@ -49,22 +58,66 @@ def show_status(
             ]
         else:
             rows = queries.status(ctx, stage=stage_filter, owner=owner)
-    keys = (
-        "name",
-        "stage",
-        "owner",
-        "version",
-        "production_version",
-        "health",
-        "updated_at",
-        "updated_by",
-    )
+        left = ctx.store.inactive_users() if rows else set()  # type: ignore[attr-defined]
+    _print(rows, name, as_json, stage, owner, left=left)
+
+
+KEYS = (
+    "name",
+    "stage",
+    "owner",
+    "version",
+    "production_version",
+    "health",
+    "updated_at",
+    "updated_by",
+)
+
+
+def _show_at(
+    name: str | None, when: datetime, stage_filter: Any, owner: str | None, as_json: bool
+) -> None:
+    """`status --at`: the same columns and JSON, replayed from the history (issue 8)."""
+    from mlops_tui import timefmt
+    from mlops_tui.services import timetravel
+
+    with session(deliver=False) as ctx:
+        rows = timetravel.status_at(ctx, when, name=name, stage=stage_filter, owner=owner)
+        left = timetravel.inactive_at(ctx, when) if rows else set()
+        if not rows and not as_json:
+            first = timetravel.first_event_at(ctx)
+            if first is None or first > when:
+                output.info(f"no models existed yet at {timefmt.local(when)}")
+                return
+    if not as_json:
+        shown = when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        output.info(f"as it was at {shown}, replayed from the history")
+    _print(rows, name, as_json, stage_filter, owner, at=when, left=left)
+
+
+def _print(
+    rows: Sequence[tuple],
+    name: str | None,
+    as_json: bool,
+    stage: Any,
+    owner: str | None,
+    at: datetime | None = None,
+    left: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """`left`: people who were deactivated; the models they own are orphaned (issue 6)."""
+    from mlops_tui import timefmt
+
+    keys = KEYS
     if as_json:
         items = [dict(zip(keys, (*r[:6], r[6].isoformat(), r[7]), strict=True)) for r in rows]
+        for item in items:
+            item["orphaned"] = item["owner"] in left
         output.emit_json(items[0] if name is not None else items)
         return
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) if at is None else at
     ago = timefmt.ago
+    if left:
+        rows = [(*r[:2], f"{r[2]} (orphaned)" if r[2] in left else r[2], *r[3:]) for r in rows]
     if name is not None:
         output.write(_summary(rows[0], now, output.use_colour()))
         return

@@ -28,6 +28,7 @@ from mlops_tui.domain import (
     Model,
     Version,
 )
+from mlops_tui.services import loopcfg, team
 from mlops_tui.services.context import Context
 
 LOG_TAIL = 200
@@ -57,23 +58,11 @@ def _params(repo: Any, sha: str, cfg: modelconfig.ModelConfig) -> dict[str, Any]
     return data
 
 
-def _alive(build: Build) -> bool:
-    if build.host != socket.gethostname() or build.pid is None:
-        return True  # another machine's build: we cannot tell, so trust it
-    try:
-        os.kill(build.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_interrupted(ctx: Context) -> list[Build]:
     """Mark as interrupted this machine's running builds whose process is gone."""
     reaped = []
     for b in ctx.store.builds(status=BuildStatus.RUNNING):
-        if _alive(b) or b.pid == os.getpid():
+        if loopcfg.alive(b):
             continue
         try:
             done, _ = ctx.store.finish_build(
@@ -144,6 +133,7 @@ def build(
         raise InvalidInput(f"no {cfg.dockerfile} in {model.repo} at {sha[:12]} (commit it first)")
     params = _params(repo, sha, cfg)
     inputs = domain.inputs_key(sha, cfg.data_ref, params)
+    team.authorize(ctx, "build", model)
     engine = engine or DockerEngine()
     started = ctx.store.start_build(
         model=name,
@@ -247,6 +237,7 @@ def record(
     if url is not None and not url.startswith(("http://", "https://")):
         raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
     inputs = domain.inputs_key(sha, None, {})
+    team.authorize(ctx, "build", ctx.store.get_model(name))
     started = ctx.store.start_build(
         model=name,
         inputs=inputs,

@@ -82,11 +82,22 @@ def _ci_builds(ctx: Context, name: str, rng: random.Random, clock: _Clock) -> in
     return 2 * len(outcomes)
 
 
-def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None = None) -> int:
-    """Add `models` demo models with their history; returns how many events were written."""
+def seed(
+    store: Store,
+    *,
+    models: int = 24,
+    seed: int = 7,
+    now: datetime | None = None,
+    me: str | None = None,
+) -> int:
+    """Add `models` demo models with their history; returns how many events were written.
+
+    `me` (`mlops demo` passes the person running it) is offered a leaver's model in a
+    pending handoff.
+    """
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    written = 0
+    written = _team(store, now)  # issue 6
     for index, (name, description, tags) in enumerate(_names(models)):
         clock = _Clock(
             now - timedelta(days=rng.randint(60, 270), minutes=rng.randint(0, 1440)), now
@@ -122,6 +133,7 @@ def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None 
             note = ITERATION_NOTES[rng.randrange(3)] if nxt == Stage.PLAN else None
             if stage == Stage.BUILD:
                 written += _ci_builds(ctx(actor), name, rng, clock)
+            written += _evidence(ctx(actor), name, stage, rng, clock)
             lifecycle.move(ctx(actor), name, nxt, note=note)
             written += 1
             stage = nxt
@@ -133,6 +145,7 @@ def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None 
                 for s in STAGES[back.index + 1 : stage.index + 1]:
                     if s == Stage.TEST:
                         written += _ci_builds(ctx(actor), name, rng, clock)
+                    written += _evidence(ctx(actor), name, STAGES[s.index - 1], rng, clock)
                     lifecycle.move(ctx(actor), name, s)
                     written += 1
                 written += 1
@@ -145,4 +158,150 @@ def seed(store: Store, *, models: int = 24, seed: int = 7, now: datetime | None 
         if stage in (Stage.DEPLOY, Stage.MONITOR) and oncall != backup:
             lifecycle.set_role(ctx(rng.choice(PEOPLE)), name, oncall, role=Role.ONCALL)
             written += 1
+    written += _monitoring(store, rng, now)
+    written += _leaver(store, now, me)  # issue 6
     return written
+
+
+# -- issue 5: the evidence behind test, deploy and monitor ---------------------------------
+
+
+def _evidence(ctx: Context, name: str, stage: Stage, rng: random.Random, clock: _Clock) -> int:
+    """What the gates ask for before leaving `stage`: a passed test run of the candidate
+    before deploy, a successful deployment before monitor. Returns the events written."""
+    from mlops_tui.services import deploys, testing
+
+    version = ctx.store.get_model(name).version
+    if stage == Stage.TEST:
+        outcomes = [False, True] if rng.random() < 0.2 else [True]
+        for passed in outcomes:
+            clock.advance(timedelta(minutes=rng.randint(5, 40)))
+            junit = _junit(rng.randint(40, 120), 0 if passed else rng.randint(1, 4))
+            testing.record(
+                ctx,
+                name,
+                version=version,
+                passed=passed,
+                url=f"https://ci.example.com/ml/{name}/tests/{rng.randint(100, 999)}",
+                junit=junit,
+            )
+        return 2 * len(outcomes)
+    if stage == Stage.DEPLOY:
+        clock.advance(timedelta(minutes=rng.randint(2, 30)))
+        deploys.record(ctx, name, version=version, url=f"https://argo.example.com/{name}")
+        return 2
+    return 0
+
+
+def _junit(passed: int, failed: int) -> bytes:
+    cases = '<testcase name="t"/>' * passed + '<testcase name="f"><failure/></testcase>' * failed
+    return f"<testsuite>{cases}</testsuite>".encode()
+
+
+def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
+    """Four days of checks, every six hours, for each production model: drift scores with
+    their statuses, one model drifting past critical (an open alert), and one nobody has
+    checked for two days (stale)."""
+    from mlops_tui.domain import ALERT_OPENED, CHECK_RAN, Health, threshold_status, worst
+
+    before = store.head()
+    production = [m for m in store.list_models() if m.production_version is not None]
+    stale = production[-1].name if len(production) > 2 else None
+    # One model in Monitor drifts past critical: an alert opens and it goes back to Plan.
+    drifting = next((m.name for m in production if m.stage == Stage.MONITOR), None)
+    for m in production:
+        base = rng.uniform(0.04, 0.14)
+        points = 16
+        for i in range(points):
+            at = now - timedelta(hours=6 * (points - i)) + timedelta(minutes=rng.randint(0, 20))
+            if m.name == stale and at > now - timedelta(days=2):
+                break
+            drift = base + rng.uniform(-0.02, 0.03) + (0.025 * i if m.name == drifting else 0)
+            drift = round(max(drift, 0.0), 3)
+            status = threshold_status(drift, 0.2, 0.3)
+            health = worst([Health.OK, status])
+            ctx = Context(store, "monitor", clock=lambda at=at: at)
+            alert = status == Health.CRITICAL
+            spec = {
+                "metric": "model_drift_score",
+                "value": drift,
+                "threshold": 0.3,
+                "detail": f"model_drift_score = {drift:g} ≥ critical 0.3",
+            }
+            _, opened, _ = store.record_check(
+                model=m.name,
+                at=at,
+                version=m.production_version,
+                health=health,
+                ok=True,
+                detail="",
+                actor="monitor",
+                results=[("up", 1.0, Health.OK), ("model_drift_score", drift, status)],
+                stale_at=at + timedelta(hours=24),
+                event=ctx.event(CHECK_RAN, m.name, version=m.production_version),
+                alerts=[spec] if alert else [],
+                alert_events=(
+                    [ctx.event(ALERT_OPENED, m.name, metric=spec["metric"], detail=spec["detail"])]
+                    if alert
+                    else []
+                ),
+            )
+            if opened and store.get_model(m.name).stage != Stage.PLAN:
+                note = (
+                    f"drift: {spec['detail']} (alert #{opened[0].id}); "
+                    f"v{m.production_version} keeps serving"
+                )
+                lifecycle.move(ctx, m.name, Stage.PLAN, note=note)
+    return store.head() - before
+
+
+# -- issue 6: the team: roles, someone who left, handoffs in flight -----------------------
+# Everyone in PEOPLE works on models (maintainers; amara is the admin); ivan reads only,
+# jules is a member who may deploy only the models they own or back up.
+ROLES = {"amara": "admin", "ivan": "viewer", "jules": "member"}
+
+
+def _team(store: Store, now: datetime) -> int:
+    from mlops_tui.services import team
+
+    start = now - timedelta(days=300)
+    lead = Context(store, "amara", clock=lambda: start)
+    for name in ("amara", *PEOPLE[1:], "ivan", "jules"):
+        team.add_user(lead, name, role=ROLES.get(name, "maintainer"), email=f"{name}@example.com")
+    return len(PEOPLE) + 2
+
+
+def _leaver(store: Store, now: datetime, me: str | None) -> int:
+    """The person owning the most models has left: amara deactivates them,
+    offers one model to `me` and one to a colleague (who ticked part of the checklist);
+    the rest stay orphaned until someone takes them."""
+    import contextlib
+
+    from mlops_tui.domain import MlopsError
+    from mlops_tui.services import handoffs, team
+
+    before = store.head()
+    at = now - timedelta(hours=2)
+    lead = Context(store, "amara", clock=lambda: at)
+    owned: dict[str, int] = {}
+    for m in store.list_models():
+        owned[m.owner] = owned.get(m.owner, 0) + 1
+    candidates = [p for p in owned if p not in (me, "amara", "monitor")]
+    if not candidates:
+        return 0
+    leaver = max(candidates, key=lambda p: (owned[p], p))
+    team.deactivate(lead, leaver)
+    theirs = store.list_models(owner=leaver)
+    if me is not None:
+        if store.get_user(me) is None:  # type: ignore[attr-defined]
+            team.add_user(lead, me, role="maintainer")
+        with contextlib.suppress(MlopsError):  # `me` may be a viewer: then no handoff
+            handoffs.request(
+                lead, theirs[0].name, to=me, note=f"{leaver} left; the runbook is in the wiki"
+            )
+    colleague = next(p for p in PEOPLE[1:] if p not in (leaver, me))
+    if len(theirs) > 1:
+        offered = handoffs.request(lead, theirs[1].name, to=colleague, note=f"{leaver} left")
+        ticker = Context(store, colleague, clock=lambda: at + timedelta(minutes=30))
+        handoffs.tick(ticker, offered.id, ["runbook", "data sources"])
+    return store.head() - before

@@ -22,6 +22,7 @@ from mlops_tui.domain import (
     Role,
     Stage,
 )
+from mlops_tui.services import team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
 
@@ -46,6 +47,7 @@ def add_model(
 ) -> Change:
     name = domain.validate_model_name(name)
     owner = domain.validate_user(owner, "owner")
+    team.authorize(ctx, "create")
     event = ctx.event(MODEL_CREATED, name, stage=str(stage), owner=owner)
     model = Model(
         name=name,
@@ -106,9 +108,14 @@ def move(
     name = domain.validate_model_name(name)
     stage = target if isinstance(target, Stage) else domain.parse_stage(target)
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
-    return _retry_unless_pinned(
+    change = _retry_unless_pinned(
         lambda: _move_once(ctx, name, stage, note, force, expected_revision), expected_revision
     )
+    if stage == Stage.DEPLOY:
+        from mlops_tui.services import approvals  # issue 8: ask for approval on arrival
+
+        approvals.after_move(ctx, change)
+    return change
 
 
 def _move_once(
@@ -124,15 +131,25 @@ def _move_once(
         raise Conflict.stale(model, expected_revision)
     kind = domain.classify_move(model.stage, stage, note, force)
     gate = None
+    gate_name = {Stage.TEST: "build", Stage.DEPLOY: "test", Stage.MONITOR: "deploy"}.get(stage)
     if model.stage == Stage.BUILD and stage == Stage.TEST:
         latest = ctx.store.builds(model=name, limit=1)
         gate = domain.build_gate(name, model.version, latest[0] if latest else None)
-        if gate and not force:
-            raise MoveRefused(f"{name} cannot go to test: {gate}; or use --force with --note")
-        if gate and not note:
-            raise MoveRefused(f"overriding the build gate ({gate}) needs --note saying why")
-        if gate:
-            kind = MoveKind.FORCED
+    elif model.stage == Stage.TEST and stage == Stage.DEPLOY:
+        runs = ctx.store.test_runs(name, version=model.version, limit=1) if model.version else []
+        gate = domain.test_gate(name, model.version, runs[0] if runs else None)
+    elif model.stage == Stage.DEPLOY and stage == Stage.MONITOR:
+        done = ctx.store.deployments(
+            name, status=domain.RunStatus.SUCCEEDED, version=model.version, limit=1
+        )
+        gate = domain.deploy_gate(name, model.version, done[0] if done else None)
+    if gate:
+        if not force:
+            raise MoveRefused(f"{name} cannot go to {stage}: {gate}; or use --force with --note")
+        if not note:
+            raise MoveRefused(f"overriding the {gate_name} gate ({gate}) needs --note saying why")
+        kind = MoveKind.FORCED
+    team.authorize(ctx, "force" if kind == MoveKind.FORCED else "move", model)
     iteration = model.iteration + (1 if kind == MoveKind.ITERATION else 0)
     data: dict[str, object] = {"from": str(model.stage), "to": str(stage), "move": str(kind)}
     if note:
@@ -227,6 +244,9 @@ def _set_role_once(
         raise MoveRefused(f"{user} is the backup of {name}: name another backup first")
     if role == Role.BACKUP and model.owner == user:
         raise InvalidInput(f"{user} owns {name}; the backup must be someone else")
+    if user in team.orphaned(ctx):
+        raise InvalidInput(f"{user} was deactivated: name someone who is still here")
+    team.authorize(ctx, team.role_action(model, role), model)
     return ctx.store.update_model(
         name,
         expected_revision=model.revision,

@@ -6,18 +6,45 @@ from datetime import datetime
 
 from mlops_tui import domain
 from mlops_tui.domain import Event, Model, NotFound, Stage, Version
+from mlops_tui.services import team as _team
 from mlops_tui.services.context import Context
 from mlops_tui.store import StatusRow
+
+
+def _stale(ctx: Context) -> set[str]:
+    """Production models past their monitoring deadline (issue 5's staleness rule: no
+    successful check within [monitor].max_age reads as stale unless the model is critical)."""
+    return ctx.store.stale_models(ctx.clock())
+
+
+def _health(stored: str, stale: bool) -> str:
+    return "stale" if stale and stored != "critical" else stored
 
 
 def status(
     ctx: Context, *, stage: Stage | None = None, owner: str | None = None
 ) -> list[StatusRow]:
-    return ctx.store.status_rows(stage=stage, owner=owner)
+    rows = ctx.store.status_rows(stage=stage, owner=owner)
+    stale = _stale(ctx)
+    if not stale:
+        return rows
+    return [r._replace(health=_health(r.health, True)) if r.name in stale else r for r in rows]
 
 
 def models(ctx: Context, *, stage: Stage | None = None, owner: str | None = None) -> list[Model]:
-    return ctx.store.list_models(stage=stage, owner=owner)
+    found = ctx.store.list_models(stage=stage, owner=owner)
+    stale = _stale(ctx)
+    if not stale:
+        return found
+    return [_with_health(m, stale) for m in found]
+
+
+def _with_health(m: Model, stale: set[str]) -> Model:
+    if m.name not in stale:
+        return m
+    from dataclasses import replace
+
+    return replace(m, health=domain.Health(_health(str(m.health), True)))
 
 
 def head(ctx: Context) -> int:
@@ -26,7 +53,7 @@ def head(ctx: Context) -> int:
 
 
 def model(ctx: Context, name: str) -> Model:
-    return ctx.store.get_model(domain.validate_model_name(name))
+    return _with_health(ctx.store.get_model(domain.validate_model_name(name)), _stale(ctx))
 
 
 def versions(ctx: Context, name: str) -> list[Version]:
@@ -74,14 +101,24 @@ def describe(event: Event) -> str:
     elif event.kind == domain.ROLE_SET:
         before = d.get("before") or "nobody"
         text = f"{d.get('role')}: {before} → {d.get('after')}"
+        if d.get("handoff"):
+            text += f" (handoff #{d['handoff']} accepted)"
+    elif event.kind in _team.TEAM_KINDS:  # issue 6
+        text = _team.describe(event.kind, d)
     elif event.kind.startswith("build."):
         text = _describe_build(event.kind, d)
     elif event.kind.startswith("git."):
         text = _describe_git(event.kind[4:], d)
+    elif event.kind.split(".")[0] in ("test", "deploy", "check", "alert"):
+        text = _describe_loop(event.kind, d)  # issue 5
+    elif event.kind.split(".")[0] in ("approval", "webhook", "gc"):
+        text = _describe_registry(event.kind, d)  # issue 8
     else:
-        text = ", ".join(f"{k}={v}" for k, v in d.items() if k != "note")
+        text = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("note", "joined"))
     if d.get("note"):
         text += f": {d['note']}"
+    if d.get("joined"):  # issue 6: their first change
+        text += f" ({event.actor} joined as {d['joined']})"
     return text
 
 
@@ -118,3 +155,62 @@ def _shown(value: object) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value)) or "none"
     return str(value) if value not in (None, "") else "none"
+
+
+def _describe_loop(kind: str, d: dict) -> str:
+    """Test runs, deployments, health changes and alerts (issue 5)."""
+    v = f"v{d.get('version')}"
+    if kind == domain.TEST_STARTED:
+        return f"test run #{d.get('test_run')} of {v} started"
+    if kind == domain.TEST_RECORDED:
+        return f"CI test run #{d.get('test_run')} of {v}" + (
+            f" ({d['url']})" if d.get("url") else ""
+        )
+    if kind == domain.TEST_FINISHED:
+        text = f"test run #{d.get('test_run')} of {v} {d.get('status')}"
+        if d.get("passed") is not None:
+            text += f" ({d['passed']} passed, {d.get('failed')} failed, {d.get('skipped')} skipped)"
+        return text + (f": {d['error']}" if d.get("error") else "")
+    if kind == domain.DEPLOY_STARTED:
+        what = "rollback" if d.get("kind") == "rollback" else "deploy"
+        return f"{what} #{d.get('deployment')} of {v} started ({d.get('target')})"
+    if kind == domain.DEPLOY_FINISHED:
+        what = "rollback" if d.get("kind") == "rollback" else "deploy"
+        text = f"{what} #{d.get('deployment')} of {v} {d.get('status')}"
+        if d.get("rolled_back"):
+            text += ", previous container put back"
+        return text + (f": {d['error']}" if d.get("error") else "")
+    if kind == domain.CHECK_RAN:
+        return f"health {d.get('before')} → {d.get('health')} (check #{d.get('check')}, {v})"
+    if kind == domain.ALERT_OPENED:
+        return f"alert #{d.get('alert')} opened: {d.get('detail')}"
+    if kind == domain.ALERT_ACKED:
+        return f"alert #{d.get('alert')} ({d.get('metric')}) acknowledged"
+    if kind == domain.ALERT_RESOLVED:
+        return f"alert #{d.get('alert')} ({d.get('metric')}) resolved"
+    return kind
+
+
+# -- issue 8: approvals, webhooks, clean-up ------------------------------------------------
+def _describe_registry(kind: str, d: dict) -> str:
+    v = f"v{d.get('version')}"
+    if kind == domain.APPROVAL_RULE:
+        scope = "every model" if d.get("scope") == "all" else "this model"
+        n = d.get("required")
+        return f"{scope}: approval rule removed" if not n else f"{scope} needs {n} approval(s)"
+    if kind == domain.APPROVAL_REQUESTED:
+        return f"approval of {v} requested ({d.get('required')} needed)"
+    if kind == domain.APPROVAL_GRANTED:
+        return f"approved {v}"
+    if kind == domain.APPROVAL_REJECTED:
+        return f"rejected {v}"
+    if kind == domain.WEBHOOK_ADDED:
+        return (
+            f"webhook #{d.get('webhook')} added: {d.get('url')} ({', '.join(d.get('events', []))})"
+        )
+    if kind == domain.WEBHOOK_REMOVED:
+        return f"webhook #{d.get('webhook')} removed: {d.get('url')}"
+    if kind == domain.GC_REMOVED:
+        gone = [*d.get("images", []), *d.get("containers", [])]
+        return f"clean-up removed {', '.join(gone)}"
+    return ", ".join(f"{k}={val}" for k, val in d.items() if k != "note")

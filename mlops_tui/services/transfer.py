@@ -22,6 +22,9 @@ FORMAT_VERSION = 2  # 2 added versions and builds; 1 still imports
 
 def export(ctx: Context, out: TextIO) -> dict[str, int]:
     counts = {"model": 0, "version": 0, "build": 0, "event": 0}
+    counts.update({kind: 0 for kind in _LOOP_RECORDS})  # issue 5
+    counts.update({kind: 0 for kind in _TEAM_RECORDS})  # issue 6
+    counts.update({kind: 0 for kind in _REGISTRY_RECORDS})  # issue 8
     header = {
         "type": FORMAT,
         "version": FORMAT_VERSION,
@@ -133,10 +136,76 @@ _RECORDS = {
 }
 
 
+def _check_loop(row: dict[str, Any]) -> None:
+    if not isinstance(row.get("model"), str):
+        raise ValueError("model must be a string")
+    domain.validate_model_name(row["model"])
+
+
+# issue 5: test runs, deployments, checks, alerts; before events, as the store loads them
+_LOOP_RECORDS = {
+    "test_run": (_check_loop, lambda r: r.get("id")),
+    "deployment": (_check_loop, lambda r: r.get("id")),
+    "check": (_check_loop, lambda r: r.get("id")),
+    "check_result": (_check_loop, lambda r: (r.get("check_id"), r.get("metric"))),
+    "alert": (_check_loop, lambda r: r.get("id")),
+    "monitoring": (_check_loop, lambda r: r.get("model")),
+}
+
+
+def _check_event(row: dict[str, Any]) -> None:
+    """Events carry their audit-chain hashes (exports made before the chain do not)."""
+    for key in ("prev_hash", "hash"):
+        if not isinstance(row.get(key), str | None):
+            raise ValueError(f"{key} has the wrong type ({type(row[key]).__name__})")
+    _check({k: v for k, v in row.items() if k not in ("prev_hash", "hash")}, _EVENT_TYPES)
+
+
+def _check_team(row: dict[str, Any]) -> None:
+    if "model" in row:
+        _check_loop(row)
+    for key in ("name", "from_user", "to_user"):
+        if key in row:
+            domain.validate_user(row[key])
+
+
+# issue 6: people, shared settings, handoffs, model links
+_TEAM_RECORDS = {
+    "user": (_check_team, lambda r: r.get("name")),
+    "setting": (_check_team, lambda r: r.get("key")),
+    "handoff": (_check_team, lambda r: r.get("id")),
+    "link": (_check_team, lambda r: (r.get("model"), r.get("kind"))),
+}
+
+
+def _check_registry(row: dict[str, Any]) -> None:
+    if "url" in row:
+        domain.validate_webhook_url(row["url"])
+    if not isinstance(row.get("id", row.get("scope")), (int, str)):
+        raise ValueError("id missing")
+
+
+# issue 8: approval rules, webhooks, their outbox and delivery log
+_REGISTRY_RECORDS = {
+    "approval_rule": (_check_registry, lambda r: r.get("scope")),
+    "webhook": (_check_registry, lambda r: r.get("id")),
+    "webhook_delivery": (_check_registry, lambda r: r.get("id")),
+    "webhook_attempt": (_check_registry, lambda r: r.get("id")),
+}
+_RECORDS = {
+    **{k: v for k, v in _RECORDS.items() if k != "event"},
+    **_LOOP_RECORDS,
+    **_TEAM_RECORDS,
+    **_REGISTRY_RECORDS,
+    "event": (_check_event, _RECORDS["event"][1]),
+}
+
+
 def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict[str, int]:
     """Check every line, then load it all in one transaction. Raises InvalidInput naming the
     first bad line; nothing is written in that case."""
     records: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _RECORDS}
+    line_of: dict[int, int] = {}  # id(record) -> its line, to name it if it is refused later
     seen: dict[str, set[Any]] = {kind: set() for kind in _RECORDS}
     end: dict[str, Any] | None = None
     lineno = 0
@@ -163,6 +232,7 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
                     raise ValueError(f"{kind} {key(row)} appears twice")
                 seen[kind].add(key(row))
                 records[kind].append(row)
+                line_of[id(row)] = lineno
             elif kind == "end":
                 end = row
                 for k, rows in records.items():
@@ -183,5 +253,49 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
             f"{source}:{lineno}: the file ends without its end record (truncated?); "
             "nothing was imported"
         )
-    ctx.store.load(records)
+    from mlops_tui.services import audit
+
+    try:
+        audit.check_rows(records["event"])
+    except ValueError as exc:
+        at = next(
+            (f":{line_of[id(r)]}" for r in records["event"] if f"#{r['id']} " in str(exc)), ""
+        )
+        raise InvalidInput(f"{source}{at}: {exc}; nothing was imported") from None
+    try:
+        ctx.store.load(records)
+    except InvalidInput as exc:
+        at = _refused_line(records, line_of)
+        raise InvalidInput(f"{source}{at}: {exc.message}; nothing was imported") from None
     return {f"{kind}s": len(rows) for kind, rows in records.items()}
+
+
+def _refused_line(records: dict[str, list[dict[str, Any]]], line_of: dict[int, int]) -> str:
+    """`:LINE` of the first record the database refused, found by loading ever shorter
+    beginnings of the file into a scratch in-memory database (records come in dependency
+    order, so each beginning stands on its own). Only runs when an import already failed."""
+    from mlops_tui.store import open_store
+
+    ordered = sorted(
+        ((line_of[id(r)], kind, r) for kind, rows in records.items() for r in rows),
+        key=lambda t: t[0],
+    )
+
+    def loads(count: int) -> bool:
+        part: dict[str, list[dict[str, Any]]] = {kind: [] for kind in records}
+        for _, kind, row in ordered[:count]:
+            part[kind].append(row)
+        with open_store(":memory:") as scratch:
+            try:
+                scratch.load(part)
+            except InvalidInput:
+                return False
+        return True
+
+    good, bad = 0, len(ordered)
+    if not ordered or loads(bad):
+        return ""  # only the target database refuses it: no line to blame
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if loads(middle) else (good, middle)
+    return f":{ordered[bad - 1][0]}"

@@ -117,7 +117,9 @@ class PostgresStore(SqlStore):
             ) from None
 
     def _after_load(self, cur: Any) -> None:
-        for table in ("events", "builds"):
+        tables = ("events", "builds", "test_runs", "deployments", "checks", "alerts", "handoffs")
+        tables += ("webhooks", "webhook_deliveries", "webhook_attempts")  # issue 8
+        for table in tables:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"COALESCE(max(id), 1), max(id) IS NOT NULL) FROM {table}"
@@ -148,6 +150,8 @@ class PostgresStore(SqlStore):
             for version in range(before + 1, migrations.LATEST + 1):
                 for statement in migrations.POSTGRES[version]:
                     cur.execute(statement)
+                if version in migrations.HOOKS:
+                    getattr(self, migrations.HOOKS[version])(cur)
                 cur.execute(
                     "INSERT INTO mlops_meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",

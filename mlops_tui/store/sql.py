@@ -19,6 +19,7 @@ from mlops_tui.domain import (
     Conflict,
     Event,
     Health,
+    InvalidInput,
     Model,
     NewEvent,
     NotFound,
@@ -26,9 +27,9 @@ from mlops_tui.domain import (
     Version,
 )
 from mlops_tui.store.base import Change, StatusRow, Store
-from mlops_tui.store.sql_loop import LoopSql
-from mlops_tui.store.sql_registry import RegistrySql
-from mlops_tui.store.sql_team import TeamSql
+from mlops_tui.store.sql_loop import LOOP_JSON_COLUMNS, LOOP_TABLES, LOOP_TIME_COLUMNS, LoopSql
+from mlops_tui.store.sql_registry import REGISTRY_TABLES, REGISTRY_TIME_COLUMNS, RegistrySql
+from mlops_tui.store.sql_team import TEAM_TABLES, TeamSql
 
 MODEL_COLUMNS = (
     "name",
@@ -81,14 +82,21 @@ BUILD_COLUMNS = (
     "log_tail",
 )
 STATUS_COLUMNS = StatusRow._fields
-_TIME_COLUMNS = frozenset({"created_at", "updated_at", "at", "started_at", "finished_at"})
-_JSON_COLUMNS = frozenset({"tags", "data", "params"})
+_TIME_COLUMNS = (
+    frozenset({"created_at", "updated_at", "at", "started_at", "finished_at"})
+    | LOOP_TIME_COLUMNS
+    | REGISTRY_TIME_COLUMNS
+)
+_JSON_COLUMNS = frozenset({"tags", "data", "params"}) | LOOP_JSON_COLUMNS
 # Record type, table, columns, order: what export and import carry, in dependency order.
 TABLES = (
     ("model", "models", MODEL_COLUMNS, "name"),
     ("version", "versions", VERSION_COLUMNS, "model, number"),
     ("build", "builds", BUILD_COLUMNS, "id"),
-    ("event", "events", EVENT_COLUMNS, "id"),
+    *LOOP_TABLES,  # issue 5: test runs, deployments, checks, alerts
+    *REGISTRY_TABLES,  # issue 8: approval rules, webhooks, their outbox and log
+    *TEAM_TABLES,  # issue 6: people, shared settings, handoffs, model links
+    ("event", "events", (*EVENT_COLUMNS, "prev_hash", "hash"), "id"),
 )
 # Columns update_model may change; the rest are set once or derived from the event.
 UPDATABLE = frozenset(MODEL_COLUMNS) - {
@@ -158,20 +166,24 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
         return str(value) if column in ("stage", "health") else value
 
     def _append(self, cur: Any, event: NewEvent) -> Event:
+        # The audit chain (sql_team): serialise appends, take the next id and link the hash.
+        event_id, prev, digest = self._chain_next(cur, event)
         cur.execute(
             self._sql(
-                "INSERT INTO events (at, actor, model, kind, data) VALUES (?, ?, ?, ?, ?) "
-                "RETURNING id"
+                "INSERT INTO events (id, at, actor, model, kind, data, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             (
+                event_id,
                 self._time_in(event.at),
                 event.actor,
                 event.model,
                 event.kind,
                 self._json_in(event.data),
+                prev,
+                digest,
             ),
         )
-        (event_id,) = cur.fetchone()
         return Event(int(event_id), event.at, event.actor, event.model, event.kind, event.data)
 
     @staticmethod
@@ -319,7 +331,8 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
         out = dict(zip(columns, row, strict=True))
         for c in columns:
             if c in _TIME_COLUMNS:
-                out[c] = self._time_out(out[c]).isoformat()
+                if out[c] is not None:  # a running build's finished_at, a delivered webhook's…
+                    out[c] = self._time_out(out[c]).isoformat()
             elif c in _JSON_COLUMNS:
                 out[c] = self._json_out(out[c])
         return out
@@ -340,7 +353,10 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
             for c in columns:
                 v = row.get(c)
                 if v is not None and c in _TIME_COLUMNS:
-                    v = datetime.fromisoformat(v)
+                    try:
+                        v = datetime.fromisoformat(v)
+                    except (TypeError, ValueError):  # a record type the import does not check
+                        raise InvalidInput(f"the import has a bad {c}: {v!r}") from None
                 out.append(self._value_in(c, v))
             yield out
 

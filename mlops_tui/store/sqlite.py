@@ -49,8 +49,27 @@ class SqliteStore(SqlStore):
     def close(self) -> None:
         self._conn.close()
 
+    def _filesystem_problem(self) -> str | None:
+        """Why the folder cannot take writes, when SQLite only says "disk I/O error" or
+        "unable to open" (it needs to create the -wal and -shm files next to the database)."""
+        if self.path == ":memory:":
+            return None
+        try:
+            fs = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except OSError:
+            return None
+        if fs.f_flag & os.ST_RDONLY:
+            return "the file is read-only (its filesystem is mounted read-only)"
+        if fs.f_bavail == 0:
+            return "the disk is full"
+        return None
+
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         text = str(exc)
+        if "disk I/O error" in text or "unable to open" in text or "readonly" in text:
+            reason = self._filesystem_problem()
+            if reason:
+                return StoreUnavailable(f"cannot use the database {self.path}: {reason}")
         if "locked" in text or "busy" in text:
             reason = f"it stayed locked by another writer for {BUSY_TIMEOUT_MS // 1000} s"
         elif "readonly" in text or "read-only" in text:
@@ -139,5 +158,7 @@ class SqliteStore(SqlStore):
             for version in range(current + 1, migrations.LATEST + 1):
                 for statement in migrations.SQLITE[version]:
                     cur.execute(statement)
+                if version in migrations.HOOKS:
+                    getattr(self, migrations.HOOKS[version])(cur)
                 cur.execute(f"PRAGMA user_version = {version}")
         return before, migrations.LATEST

@@ -19,19 +19,23 @@ from textual.binding import Binding, BindingType
 from textual.signal import Signal
 from textual.theme import Theme
 
-from mlops_tui.domain import MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import Alert, MlopsError, Model, StoreUnavailable
 from mlops_tui.store import Change
 from mlops_tui.tui import prefs
 from mlops_tui.tui.backend import Backend, Snapshot, utc_now
 from mlops_tui.tui.commands import MlopsCommands
+from mlops_tui.tui.screens.alerts import AlertsScreen
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.board import BoardScreen
 from mlops_tui.tui.screens.build import BuildScreen
 from mlops_tui.tui.screens.detail import DetailScreen
 from mlops_tui.tui.screens.git import GitScreen
 from mlops_tui.tui.screens.help import HelpScreen, key_rows
+from mlops_tui.tui.screens.inbox import InboxScreen  # issue 6
 from mlops_tui.tui.screens.models import ModelsScreen
 from mlops_tui.tui.screens.move import MoveScreen
+from mlops_tui.tui.screens.oncall import OncallScreen  # issue 6
+from mlops_tui.tui.widgets.shell.views import VIEWS
 
 
 class MlopsApp(App[None]):
@@ -40,12 +44,16 @@ class MlopsApp(App[None]):
     MODES: ClassVar[dict[str, Callable[[], MlopsScreen]]] = {  # type: ignore[assignment]
         "board": BoardScreen,
         "models": ModelsScreen,
+        "oncall": OncallScreen,
+        "inbox": InboxScreen,
+        "alerts": AlertsScreen,
     }
     COMMANDS = App.COMMANDS | {MlopsCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "switch_mode('board')", "Board"),
-        Binding("2", "switch_mode('models')", "Models"),
-        Binding("r", "refresh", "Refresh"),
+        # Shown in the view bar under the header, not the footer (see widgets/shell/views).
+        *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in VIEWS),
+        # The app polls every second; `r` stays for the impatient, listed by `?`.
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("question_mark", "help", "Keys"),
         Binding("q", "quit", "Quit"),
     ]
@@ -115,6 +123,19 @@ class MlopsApp(App[None]):
         if snapshot is not None:
             self.snapshot = snapshot
             self.data_signal.publish(snapshot)
+            self.relay_webhooks()  # issue 8
+
+    @work(thread=True, exclusive=True, group="webhooks")
+    def relay_webhooks(self) -> None:
+        """Something changed: send due webhook events, on a connection of its own so the
+        board never waits for a receiver (issue 8). Failures stay in the outbox's log."""
+        with contextlib.suppress(Exception):
+            if self.backend.has_webhooks():
+                from mlops_tui.services import webhooks
+                from mlops_tui.tui.session import own_context
+
+                with own_context(self.backend) as ctx:
+                    webhooks.after_write(ctx)
 
     def set_problem(self, problem: str | None) -> None:
         if problem != self.problem:
@@ -128,10 +149,13 @@ class MlopsApp(App[None]):
 
     # -- actions shared by the screens -----------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the key of the view already shown: the footer lists only keys that do
-        something here, and must fit in 80 columns."""
-        shown = action == "switch_mode" and parameters and parameters[0] == self.current_mode
-        return not shown
+        """View keys (1-5, shown in the view bar) work on the main views only: a screen
+        opened on top (a model, a build log, a dialog) has its own keys, and escape goes
+        back first, so a view is never left with a dialog half-answered under it."""
+        if action != "switch_mode":
+            return True
+        on_a_view = len(self.screen_stack) <= 1
+        return on_a_view and not (parameters and parameters[0] == self.current_mode)
 
     def action_refresh(self) -> None:
         self.poll(force=True)
@@ -161,6 +185,102 @@ class MlopsApp(App[None]):
         if self._needs_repo(model, "use Git"):
             assert model is not None
             self.push_screen(GitScreen(model.name))
+
+    # -- issue 5: test, deploy, rollback ------------------------------------------------
+    def test_model(self, model: Model | None) -> None:
+        """Run the candidate's tests; the log screen streams them."""
+        if self._needs_repo(model, "test"):
+            from mlops_tui.tui.screens.job import TestScreen
+
+            assert model is not None
+            self.push_screen(TestScreen(model.name))
+
+    def deploy_model(self, model: Model | None) -> None:
+        """Ask, naming the version and the target, then deploy with the log streaming."""
+        if model is None:
+            self.notify("Select a model first", severity="warning")
+            return
+        self._plan_deploy(model.name, rollback=False)
+
+    def rollback_model(self, model: Model | None) -> None:
+        if model is None:
+            self.notify("Select a model first", severity="warning")
+            return
+        self._plan_deploy(model.name, rollback=True)
+
+    @work(thread=True, group="deploy-plan")
+    def _plan_deploy(self, name: str, rollback: bool) -> None:
+        try:
+            if rollback:
+                to, target = self.backend.rollback_plan(name)
+            else:
+                to, target = None, self.backend.deploy_plan(name)
+        except MlopsError as exc:
+            self._from_thread(self.show_error, exc)
+            return
+        self._from_thread(self._confirm_deploy, name, rollback, to, target)
+
+    def _confirm_deploy(self, name: str, rollback: bool, to: int | None, target: str) -> None:
+        from mlops_tui.tui.screens.confirm import ConfirmScreen
+        from mlops_tui.tui.screens.job import DeployScreen
+
+        question = f"Roll back to {target}?" if rollback else f"Deploy {target}?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.push_screen(DeployScreen(name, rollback=rollback, rollback_to=to))
+
+        self.push_screen(ConfirmScreen(question), answer)
+
+    def ack_alert(self, alert: Alert) -> None:
+        """Ask for an optional note (escape cancels), then acknowledge: from the alerts list
+        and the on-call review alike."""
+        from mlops_tui.tui.screens.alerts import AckPrompt
+
+        def answer(note: str | None) -> None:
+            if note is not None:
+                self._ack(alert.id, note or None)
+
+        self.push_screen(
+            AckPrompt(
+                f"Acknowledge alert #{alert.id} on {alert.model} ({alert.detail})? "
+                "Enter confirms, escape cancels.",
+                placeholder="what you are doing about it (optional)",
+            ),
+            answer,
+        )
+
+    @work(thread=True, group="alert-ack")
+    def _ack(self, alert_id: int, note: str | None) -> None:
+        try:
+            alert = self.backend.ack(alert_id, note)
+        except MlopsError as exc:
+            self._from_thread(self.show_error, exc)
+            return
+        self._from_thread(
+            self.notify, f"Alert #{alert.id} on {alert.model} acknowledged", title="Alerts"
+        )
+        self._from_thread(self.poll, True)
+
+    # -- issue 6: hand over ------------------------------------------------------------
+    def hand_over(self, model: Model | None) -> None:
+        """Offer the model to someone; they accept in their inbox (4)."""
+        if model is None:
+            self.notify("Select a model first", severity="warning")
+            return
+        from mlops_tui.tui.screens.handoff import HandoffScreen
+
+        def offered(handoff: object) -> None:
+            if handoff is not None:
+                h = handoff
+                self.notify(
+                    f"{h.model}: offered to {h.to_user} (#{h.id}); {h.model} stays "  # type: ignore[attr-defined]
+                    f"{h.from_user}'s until they accept",  # type: ignore[attr-defined]
+                    title="Handoff offered",
+                )
+                self.poll(force=True)
+
+        self.push_screen(HandoffScreen(model), offered)
 
     def _needs_repo(self, model: Model | None, what: str) -> bool:
         if model is None:

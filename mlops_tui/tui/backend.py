@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from mlops_tui.domain import Event, MlopsError, Model, Stage, StoreUnavailable, Version
-from mlops_tui.services import lifecycle, queries
+from mlops_tui.services import lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change, open_store
 
@@ -32,6 +32,7 @@ class Snapshot:
 
     head: int
     models: list[Model]
+    left: frozenset[str] = frozenset()  # people who were deactivated: their models orphaned
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,9 @@ class Backend:
         if self._closed:
             raise StoreUnavailable("the app is closing")
         if self._ctx is None:
-            self._ctx = Context(open_store(self.url), self.actor, clock=self.clock)
+            store = open_store(self.url)
+            self.actor = team.resolve_actor(store, self.actor)  # identity = "database"
+            self._ctx = Context(store, self.actor, clock=self.clock)
         return self._ctx
 
     @property
@@ -103,7 +106,7 @@ class Backend:
         def read() -> Snapshot:
             # head first: a change landing between the two reads is seen again next poll.
             head = queries.head(self.ctx)
-            return Snapshot(head, queries.models(self.ctx))
+            return Snapshot(head, queries.models(self.ctx), frozenset(team.orphaned(self.ctx)))
 
         return self._call(read)
 
@@ -124,6 +127,125 @@ class Backend:
                 self.ctx, name, stage, note=note, force=force, expected_revision=revision
             )
         )
+
+    # -- issue 8: time travel, approvals ----------------------------------------------
+    def timeline(self, name: str) -> list:
+        """The model after each event of its history, oldest first (time travel)."""
+        from mlops_tui.services import timetravel
+
+        return self._call(lambda: timetravel.timeline(self.ctx, name))
+
+    def has_webhooks(self) -> bool:
+        return self._call(lambda: bool(self.ctx.store.webhooks()))  # type: ignore[attr-defined]
+
+    def pending_approvals(self, mine: bool = False) -> list:
+        """Versions waiting for approval; `mine`: only those this user may decide."""
+        from mlops_tui.services import approvals
+
+        return self._call(
+            lambda: approvals.pending(self.ctx, for_user=self.actor if mine else None)
+        )
+
+    def approve(self, name: str, version: int, note: str | None = None) -> Event:
+        from mlops_tui.services import approvals
+
+        return self._call(lambda: approvals.approve(self.ctx, name, version, note))
+
+    def reject(self, name: str, version: int, note: str | None) -> Event:
+        from mlops_tui.services import approvals
+
+        return self._call(lambda: approvals.reject(self.ctx, name, version, note))
+
+    # -- issue 5: test, deploy, health, alerts -----------------------------------------
+    def loop_summary(self, name: str):  # type: ignore[no-untyped-def]
+        """Sparkline series, thresholds, the last check, open alerts, last test/deploy."""
+        from mlops_tui.services import monitoring
+
+        return self._call(lambda: monitoring.summary(self.ctx, name))
+
+    def deploy_plan(self, name: str) -> str:
+        """What `d` would deploy, and where, for its confirmation."""
+        from mlops_tui.services import deploys
+
+        def plan() -> str:
+            deploys.deployable(self.ctx.store.get_model(name))
+            return deploys.describe_target(self.ctx, name)
+
+        return self._call(plan)
+
+    def rollback_plan(self, name: str) -> tuple[int, str]:
+        """The version `R` would return to, and where, for its confirmation."""
+        from mlops_tui.services import deploys
+
+        def plan() -> tuple[int, str]:
+            to = deploys.rollback_target(self.ctx, name)
+            return to, deploys.describe_target(self.ctx, name, to)
+
+        return self._call(plan)
+
+    def alerts(self, include_resolved: bool = False) -> list:
+        from mlops_tui.services import monitoring
+
+        return self._call(lambda: monitoring.alerts(self.ctx, include_resolved=include_resolved))
+
+    def ack(self, alert_id: int, note: str | None = None):  # type: ignore[no-untyped-def]
+        from mlops_tui.services import monitoring
+
+        return self._call(lambda: monitoring.ack(self.ctx, alert_id, note))
+
+    # -- issue 6: the team: handoffs, on-call, what changed --------------------------------
+    def inbox(self) -> list:
+        """Handoffs waiting for me, oldest first."""
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.pending(self.ctx, to=self.ctx.actor))
+
+    def handoffs_of(self, name: str) -> list:
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.pending(self.ctx, model=name))
+
+    def receivers(self) -> list:
+        """Who can take a model over: active people who are not viewers."""
+        return self._call(
+            lambda: [u for u in team.users(self.ctx) if u.active and u.role != "viewer"]
+        )
+
+    def hand_over(self, name: str, to: str, note: str | None):  # type: ignore[no-untyped-def]
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.request(self.ctx, name, to=to, note=note))
+
+    def tick(self, handoff_id: int, items: list[str], done: bool):  # type: ignore[no-untyped-def]
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.tick(self.ctx, handoff_id, items, done=done))
+
+    def accept(self, handoff_id: int):  # type: ignore[no-untyped-def]
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.accept(self.ctx, handoff_id))
+
+    def decline(self, handoff_id: int, note: str):  # type: ignore[no-untyped-def]
+        from mlops_tui.services import handoffs
+
+        return self._call(lambda: handoffs.decline(self.ctx, handoff_id, note=note))
+
+    def oncall(self) -> list:
+        from mlops_tui.services import oncall
+
+        return self._call(lambda: oncall.review(self.ctx))
+
+    def looked(self, model: Model) -> None:
+        """The owner opened their model: "changes since the owner last looked" starts here."""
+        self._call(lambda: team.looked(self.ctx, model))
+
+    def changes(self, name: str):  # type: ignore[no-untyped-def]
+        def read():  # type: ignore[no-untyped-def]
+            model, seen, events = team.changes_since_owner_looked(self.ctx, name)
+            return model, seen, [(e, queries.describe(e)) for e in events]
+
+        return self._call(read)
 
     def close(self) -> None:
         """For good: a poll still in flight must not open a new connection after this."""

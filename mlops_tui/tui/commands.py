@@ -20,6 +20,9 @@ class MlopsCommands(Provider):
         selected = getattr(screen, "selected_model", None)
         yield "view: Board", lambda: app.switch_mode("board"), "The loop, a column per stage (1)"
         yield "view: Models", lambda: app.switch_mode("models"), "All models in a table (2)"
+        yield "view: On-call", lambda: app.switch_mode("oncall"), "Every production model (3)"
+        yield "view: Inbox", lambda: app.switch_mode("inbox"), "Handoffs waiting for you (4)"
+        yield "view: Alerts", lambda: app.switch_mode("alerts"), "Open alerts, acknowledge (5)"
         if selected is not None:
             name = selected.name
             yield (
@@ -39,6 +42,13 @@ class MlopsCommands(Provider):
             )
             if getattr(screen, "model_name", None) != name:
                 yield "model: Open", lambda: app.open_model(name), f"Show {name} in full (enter)"
+            yield from _loop_model_commands(app, selected)  # issue 5
+            yield (  # issue 6
+                "handoff: Hand over…",
+                lambda: app.hand_over(selected),
+                f"Offer {name} to someone; they accept in their inbox (h)",
+            )
+            yield from _registry_model_commands(app, name)  # issue 8
         if screen.query("#filter"):
             yield (
                 "models: Filter…",
@@ -46,6 +56,7 @@ class MlopsCommands(Provider):
                 "Filter by name, owner, stage or tag (/)",
             )
             yield "models: Sort", lambda: screen.run_action("sort"), "Sort by the next column (s)"
+        yield from _registry_commands(app)  # issue 8
         yield "app: Refresh", app.action_refresh, "Reload from the database now (r)"
         yield "app: Keys", app.action_help, "Every key of this screen (?)"
         yield "app: Theme…", app.action_change_theme, "Pick a colour theme (remembered)"
@@ -60,3 +71,50 @@ class MlopsCommands(Provider):
         for name, callback, help_text in self._commands():
             if (score := matcher.match(name)) > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+# -- issue 8: time travel, approvals ------------------------------------------------------
+def _registry_model_commands(app: MlopsApp, name: str) -> Iterator[Command]:
+    def time_travel() -> None:
+        from mlops_tui.tui.screens.timetravel import TimeTravelScreen
+
+        app.push_screen(TimeTravelScreen(name))
+
+    yield (
+        "model: Time travel",
+        time_travel,
+        f"Scrub {name}'s history and see it as it was at each event (T on the model)",
+    )
+
+
+def _registry_commands(app: MlopsApp) -> Iterator[Command]:
+    def pending() -> None:
+        from mlops_tui.tui.screens.approvals import ApprovalsScreen
+
+        app.push_screen(ApprovalsScreen())
+
+    yield (
+        "approvals: Pending…",
+        pending,
+        "Versions waiting for approval before production: approve (a) or reject (x)",
+    )
+
+
+# -- issue 5: test, deploy, rollback -------------------------------------------------------
+def _loop_model_commands(app: MlopsApp, model: object) -> Iterator[Command]:
+    name = getattr(model, "name", "")
+    yield (
+        "model: Test",
+        lambda: app.test_model(model),  # type: ignore[arg-type]
+        f"Run {name}'s tests on its candidate version (t on the model)",
+    )
+    yield (
+        "model: Deploy…",
+        lambda: app.deploy_model(model),  # type: ignore[arg-type]
+        f"Deploy {name}'s candidate, after confirming version and target (d on the model)",
+    )
+    yield (
+        "model: Rollback…",
+        lambda: app.rollback_model(model),  # type: ignore[arg-type]
+        f"Return {name} to its previous production version (R on the model)",
+    )

@@ -184,7 +184,9 @@ def test_export_import_between_backends(db: str, tmp_path: Path) -> None:
     dump = tmp_path / "state.jsonl"
     ok(db, "export", str(dump))
     target = str(tmp_path / "new.db")
-    assert "imported 2 models, 0 versions, 0 builds and 3 events" in ok(target, "import", str(dump))
+    # tester joined the team with their first change (issue 6): one user record
+    imported = ok(target, "import", str(dump))
+    assert "imported 2 models, 0 versions, 0 builds, 1 user and 3 events" in imported
     assert ok(target, "status", "--json") == ok(db, "status", "--json")
     assert "not empty" in fails(target, "import", str(dump), code=3)
     piped = run(db, "export")

@@ -15,7 +15,7 @@ from mlops_tui.services.replay import replay
 WORKER = r"""
 import json, sys
 from mlops_tui.domain import MlopsError, Stage
-from mlops_tui.services import builds, lifecycle
+from mlops_tui.services import builds, deploys, lifecycle, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 
@@ -33,6 +33,10 @@ with open_store(url) as store:
                 current = store.get_model(name).stage
                 if current is Stage.BUILD:
                     builds.record(ctx, name, commit=f"{i:040x}", image=f"{name}:ci")
+                elif current is Stage.TEST:
+                    testing.record(ctx, name, version=store.get_model(name).version, passed=True)
+                elif current is Stage.DEPLOY:
+                    deploys.record(ctx, name, version=store.get_model(name).version)
                 lifecycle.move(ctx, name, current.next())
                 done["moved"] += 1
         except MlopsError as exc:
@@ -80,5 +84,7 @@ def test_parallel_writers_lose_nothing(db_url: str, ctx: Context) -> None:
         assert (r["stage"], r["owner"], r["iteration"]) == (str(m.stage), m.owner, m.iteration)
     shared = queries.history(ctx, model="shared", limit=0)
     # Every change to the model bumps its revision once; build starts change no model state.
-    changes = [e for e in shared if e.kind != "build.recorded"]
+    # Test runs and deploy starts change no model state either.
+    quiet = ("build.recorded", "test.recorded", "test.finished", "deploy.started")
+    changes = [e for e in shared if e.kind not in quiet]
     assert queries.model(ctx, "shared").revision == len(changes)

@@ -12,7 +12,7 @@ from mlops_tui.domain import (
     NotFound,
     Stage,
 )
-from mlops_tui.services import builds, lifecycle, queries
+from mlops_tui.services import builds, deploys, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 
@@ -44,8 +44,11 @@ def test_a_full_loop_starts_a_new_iteration(ctx: Context) -> None:
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     passing_build(ctx, "churn")
-    for stage in ("test", "deploy", "monitor"):
-        lifecycle.move(ctx, "churn", stage)
+    lifecycle.move(ctx, "churn", "test")
+    testing.record(ctx, "churn", version=1, passed=True)
+    lifecycle.move(ctx, "churn", "deploy")
+    deploys.record(ctx, "churn", version=1)
+    lifecycle.move(ctx, "churn", "monitor")
     change = lifecycle.move(ctx, "churn", "plan", note="drift")
     assert (change.model.stage, change.model.iteration) == (Stage.PLAN, 2)
     assert change.event.data == {

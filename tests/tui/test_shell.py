@@ -99,3 +99,34 @@ async def test_the_chosen_theme_is_remembered_in_the_users_config(demo_db):
     async with app.run_test() as pilot:
         await loaded(pilot)
         assert app.theme == "nord"
+
+
+@async_test
+async def test_the_view_bar_names_every_view_and_switches_by_key_or_click(demo_db):
+    from mlops_tui.tui.screens.alerts import AlertsScreen
+    from mlops_tui.tui.screens.oncall import OncallScreen
+    from mlops_tui.tui.widgets.shell.views import ViewBar
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        bar = app.screen.query_one(ViewBar)
+        shown = text_of(bar)
+        for label in ("1 Board", "2 Models", "3 On-call", "4 Inbox", "5 Alerts"):
+            assert label in shown
+        await pilot.press("3")
+        assert isinstance(app.screen, OncallScreen)
+        await pilot.press("5")
+        assert isinstance(app.screen, AlertsScreen)
+        # "2 Models" stands after " 1 Board  " and " 3 On-call  ": click its label.
+        text = text_of(app.screen.query_one(ViewBar))
+        await pilot.click(ViewBar, offset=(text.index("Models") + 1, 0))
+        assert isinstance(app.screen, ModelsScreen)
+        # On a screen opened on top of a view, the view keys wait for escape.
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert not app.screen.query(ViewBar)
+        await pilot.press("1")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape", "1")
+        assert isinstance(app.screen, BoardScreen)

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header
 from mlops_tui.domain import Model
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.widgets.shell.banner import Banner
+from mlops_tui.tui.widgets.shell.views import ViewBar
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
@@ -25,8 +26,14 @@ class MlopsScreen(Screen[None]):
     def mlops(self) -> MlopsApp:
         return cast("MlopsApp", self.app)
 
+    #: the mode this screen is the main view of (board, models…), or None for a screen
+    #: opened on top of one (a model, a build log), which shows no view bar
+    VIEW: str | None = None
+
     def compose(self) -> ComposeResult:
         yield Header()
+        if self.VIEW is not None:
+            yield ViewBar(self.VIEW)
         yield Banner()
         yield from self.compose_body()
         yield Footer()

@@ -17,9 +17,12 @@ from mlops_tui.tui.widgets.board.column import StageColumn
 
 class BoardScreen(MlopsScreen):
     SUB_TITLE = "Board"
+    VIEW = "board"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("m", "move", "Move"),
+        # issue 6: H, as h is already the vim key for the column on the left
+        Binding("H", "hand_over", "Hand over"),
         Binding("left,h", "column(-1)", "Left column", show=False),
         Binding("right,l", "column(1)", "Right column", show=False),
         Binding("up,k", "card(-1)", "Card above", show=False),
@@ -107,6 +110,9 @@ class BoardScreen(MlopsScreen):
 
     def action_move(self) -> None:
         self.mlops.move_model(self.selected_model)
+
+    def action_hand_over(self) -> None:  # issue 6
+        self.mlops.hand_over(self.selected_model)
 
     def on_model_card_opened(self, event: ModelCard.Opened) -> None:
         self.mlops.open_model(event.card.model.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from mlops_tui.tui.backend import Detail, Snapshot
 from mlops_tui.tui.colors import STAGE_COLORS
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.widgets.detail.handoffs import Handoffs
+from mlops_tui.tui.widgets.detail.health import HealthPanel
 from mlops_tui.tui.widgets.detail.overview import Overview
 from mlops_tui.tui.widgets.detail.timeline import Timeline
 from mlops_tui.tui.widgets.detail.versions import Versions
@@ -36,9 +38,17 @@ class DetailScreen(MlopsScreen):
     SUB_TITLE = "Model"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
+        # In the loop's order: move, build, test, deploy, then the rest.
         Binding("m", "move", "Move"),
         Binding("b", "build", "Build"),
-        Binding("g", "git", "Git"),
+        Binding("t", "test", "Test"),
+        Binding("d", "deploy", "Deploy"),
+        Binding("R", "rollback", "Rollback"),
+        # Out of the footer, which must fit 80 columns; `?` and the palette list them.
+        Binding("g", "git", "Git", show=False),
+        Binding("h", "hand_over", "Hand over", show=False),
+        Binding("c", "changes", "Changes since the owner looked", show=False),
+        Binding("T", "time_travel", "Time travel", show=False),
     ]
     DEFAULT_CSS = """
     DetailScreen #detail-title { height: 1; padding: 0 1; text-style: bold; }
@@ -51,6 +61,7 @@ class DetailScreen(MlopsScreen):
         super().__init__()
         self.model_name = name
         self.model: Model | None = None
+        self._looked = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.model_name, id="detail-title")
@@ -59,6 +70,7 @@ class DetailScreen(MlopsScreen):
                 yield Overview()
                 with VerticalScroll(id="detail-side", can_focus=False):
                     yield Versions()
+                    yield HealthPanel()
                     yield Handoffs()
             yield Timeline()
 
@@ -87,6 +99,19 @@ class DetailScreen(MlopsScreen):
             self.mlops.call_from_thread(self.mlops.show_error, exc)
         else:
             self.mlops.call_from_thread(self._show, detail)
+            if not self._looked:  # issue 6: the owner has now seen it
+                self._looked = True
+                with contextlib.suppress(MlopsError):
+                    self.mlops.backend.looked(detail.model)
+            try:  # issue 5: health, sparklines, alerts
+                loop = self.mlops.backend.loop_summary(self.model_name)
+            except MlopsError:
+                return
+            self.mlops.call_from_thread(self._show_loop, detail.model, loop)
+
+    async def _show_loop(self, model: Model, loop) -> None:  # type: ignore[no-untyped-def]
+        if self.is_attached:
+            await self.query_one(HealthPanel).show(model.health, loop)
 
     def _gone(self, exc: MlopsError) -> None:
         self.mlops.show_error(exc)
@@ -94,6 +119,8 @@ class DetailScreen(MlopsScreen):
             self.dismiss()
 
     def _show(self, detail: Detail) -> None:
+        if not self.is_attached:
+            return  # a load that finished after the screen was closed
         model = self.model = detail.model
         title = Text(model.name, style="bold")
         title.append(f"  {model.stage.value}", style=f"bold {STAGE_COLORS[model.stage]}")
@@ -102,6 +129,7 @@ class DetailScreen(MlopsScreen):
         self.query_one(Overview).show(model)
         self.query_one(Versions).show(model, detail.versions)
         self.query_one(Timeline).show(detail.history, self.mlops.now(), HISTORY_LIMIT)
+        self.query_one(Handoffs).load(model.name)  # issue 6
 
     def action_back(self) -> None:
         self.dismiss()
@@ -114,3 +142,27 @@ class DetailScreen(MlopsScreen):
 
     def action_git(self) -> None:
         self.mlops.git_model(self.model)
+
+    def action_time_travel(self) -> None:
+        from mlops_tui.tui.screens.timetravel import TimeTravelScreen
+
+        self.mlops.push_screen(TimeTravelScreen(self.model_name))
+
+    # -- issue 5: test, deploy, rollback --------------------------------------------------
+    def action_test(self) -> None:
+        self.mlops.test_model(self.model)
+
+    def action_deploy(self) -> None:
+        self.mlops.deploy_model(self.model)
+
+    def action_rollback(self) -> None:
+        self.mlops.rollback_model(self.model)
+
+    # -- issue 6: hand over, changes since the owner last looked ------------------------
+    def action_hand_over(self) -> None:
+        self.mlops.hand_over(self.model)
+
+    def action_changes(self) -> None:
+        from mlops_tui.tui.screens.changes import ChangesScreen
+
+        self.mlops.push_screen(ChangesScreen(self.model_name))

@@ -29,6 +29,7 @@ class FilterInput(Input):
 
 class ModelsScreen(MlopsScreen):
     SUB_TITLE = "Models"
+    VIEW = "models"
     AUTO_FOCUS = "#models"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),

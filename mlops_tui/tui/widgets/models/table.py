@@ -141,7 +141,12 @@ class ModelTable(ScrollView, can_focus=True):
     def set_models(self, models: list[Model]) -> None:
         keep = self.current.name if self.current else None
         self._all = [
-            Row(m, f"{m.name} {m.owner} {m.stage.value} {' '.join(m.tags)}".lower()) for m in models
+            Row(
+                m,
+                f"{m.name} {m.owner} {m.stage.value} {' '.join(m.tags)}".lower()
+                + (" orphaned" if m.owner in self._left() else ""),
+            )
+            for m in models
         ]
         self._ages.clear()
         self._longest = max((len(m.name) for m in models), default=0)
@@ -290,6 +295,9 @@ class ModelTable(ScrollView, can_focus=True):
             segments.append(Segment(set_cell_size(label, cells) + " ", style))
         return Strip(segments).adjust_cell_length(width, style)
 
+    def _left(self) -> frozenset[str]:
+        return getattr(getattr(self.app, "snapshot", None), "left", frozenset())
+
     def _age(self, model: Model) -> str:
         text = self._ages.get(model.name)
         if text is None:
@@ -302,7 +310,10 @@ class ModelTable(ScrollView, can_focus=True):
         values = {
             "name": (m.name, style),
             "stage": (m.stage.value, style + stage_style(m.stage)),
-            "owner": (m.owner, style),
+            "owner": (  # issue 6: an owner who left makes the model orphaned
+                f"{m.owner} (orphaned)" if m.owner in self._left() else m.owner,
+                style,
+            ),
             "version": (version(m.version), style),
             "prod": (version(m.production_version), style),
             "health": (

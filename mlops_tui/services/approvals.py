@@ -1,0 +1,251 @@
+"""A second pair of eyes before production: approval rules, requests, approvals, rejections.
+
+Rules live in the approval_rules table (a model's own rule wins over the team's `*` rule);
+requests, approvals and rejections are events, so the history alone answers "who approved
+v3 of churn before it went to production". `missing(ctx, model, version)` is the one
+question the deploy service asks.
+
+Who counts: anyone but the person who requested the approval, who is the model's owner or
+backup, or a maintainer or admin of the team (people never seen count as maintainers while
+the team's `open_join` setting is on, as everywhere else in the tool).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlops_tui import domain
+from mlops_tui.domain import (
+    ALL_MODELS,
+    APPROVAL_GRANTED,
+    APPROVAL_REJECTED,
+    APPROVAL_REQUESTED,
+    APPROVAL_RULE,
+    MAX_APPROVALS,
+    Event,
+    InvalidInput,
+    Model,
+    PermissionDenied,
+    Stage,
+)
+from mlops_tui.services.context import Context
+from mlops_tui.store import Change
+
+KINDS = (APPROVAL_REQUESTED, APPROVAL_GRANTED, APPROVAL_REJECTED)
+
+
+@dataclass
+class Approval:
+    """Where one version of one model stands."""
+
+    model: str
+    version: int
+    required: int
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    approved_by: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (who, why)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return not self.rejected and len(self.approved_by) >= self.required
+
+
+# -- rules -------------------------------------------------------------------------------
+def require(ctx: Context, name: str | None, count: int = 1) -> Event:
+    """Require `count` approvals before production for `name`, or for every model (None).
+    A count of 0 removes the rule."""
+    if not 0 <= count <= MAX_APPROVALS:
+        raise InvalidInput(f"--count must be from 0 to {MAX_APPROVALS}")
+    if name is not None:
+        ctx.store.get_model(domain.validate_model_name(name))
+    scope = name or ALL_MODELS
+    if count == 0 and scope not in ctx.store.approval_rules():
+        raise InvalidInput(f"{name or 'the team'} has no approval rule to remove")
+    data: dict[str, Any] = {"scope": "all" if name is None else "model", "required": count}
+    return ctx.store.set_approval_rule(scope, count, ctx.event(APPROVAL_RULE, name, **data))
+
+
+def rules(ctx: Context) -> dict[str, int]:
+    return ctx.store.approval_rules()
+
+
+def required(ctx: Context, name: str, rules_: dict[str, int] | None = None) -> int:
+    rules_ = ctx.store.approval_rules() if rules_ is None else rules_
+    return rules_.get(name, rules_.get(ALL_MODELS, 0))
+
+
+# -- state from the history ----------------------------------------------------------------
+def _fold(approval: Approval, e: Event) -> None:
+    if e.kind == APPROVAL_REQUESTED:
+        if approval.requested_by is None:
+            approval.requested_by, approval.requested_at = e.actor, e.at
+        return
+    # A person's latest decision counts: a rejection can be withdrawn by approving.
+    approval.approved_by = [a for a in approval.approved_by if a != e.actor]
+    approval.rejected = [r for r in approval.rejected if r[0] != e.actor]
+    if e.kind == APPROVAL_GRANTED:
+        approval.approved_by.append(e.actor)
+    else:
+        approval.rejected.append((e.actor, e.data.get("note") or ""))
+    if e.data.get("note"):
+        approval.notes[e.actor] = e.data["note"]
+
+
+def _finish(approval: Approval) -> Approval:
+    # The requester's own approval never counts (it may predate the request).
+    approval.approved_by = [a for a in approval.approved_by if a != approval.requested_by]
+    return approval
+
+
+def state(ctx: Context, name: str, version: int) -> Approval:
+    approval = Approval(name, version, required(ctx, name))
+    for e in ctx.store.replay_events(model=name, kinds=KINDS):
+        if e.data.get("version") == version:
+            _fold(approval, e)
+    return _finish(approval)
+
+
+def all_states(ctx: Context) -> list[Approval]:
+    """Every version that has an approval event, oldest request first."""
+    rules_ = ctx.store.approval_rules()
+    found: dict[tuple[str, int], Approval] = {}
+    for e in ctx.store.replay_events(kinds=KINDS):
+        version = e.data.get("version")
+        if e.model is None or not isinstance(version, int):
+            continue
+        key = (e.model, version)
+        if key not in found:
+            found[key] = Approval(e.model, version, required(ctx, e.model, rules_))
+        _fold(found[key], e)
+    return [_finish(a) for a in found.values()]
+
+
+def pending(ctx: Context, *, for_user: str | None = None) -> list[Approval]:
+    """Requests still waiting for approvals (and not rejected), of versions not yet in
+    production; with `for_user`, only those that person may approve."""
+    out = []
+    models = {m.name: m for m in ctx.store.list_models()}
+    for a in all_states(ctx):
+        model = models.get(a.model)
+        if model is None or a.requested_by is None or a.done or a.rejected:
+            continue
+        if a.required == 0 or model.production_version == a.version:
+            continue
+        if for_user is not None and (
+            for_user == a.requested_by
+            or for_user in a.approved_by
+            or _why_unqualified(ctx, model, for_user)
+        ):
+            continue
+        out.append(a)
+    return out
+
+
+# -- acting ------------------------------------------------------------------------------
+def _why_unqualified(ctx: Context, model: Model, actor: str) -> str | None:
+    if actor in (model.owner, model.backup):
+        return None
+    store: Any = ctx.store
+    get_user = getattr(store, "get_user", None)
+    user = get_user(actor) if get_user is not None else None
+    if user is None:
+        from mlops_tui.services import team
+
+        if team.get_setting(ctx, "open_join"):
+            return None  # joins as a maintainer, as with any first change
+        return f"{actor} is not on the team"
+    if not user.active:
+        return f"{actor} was deactivated"
+    if str(user.role) in ("maintainer", "admin"):
+        return None
+    return f"{actor} is a {user.role}"
+
+
+def _version(ctx: Context, name: str, version: int) -> Model:
+    name = domain.validate_model_name(name)
+    model = ctx.store.get_model(name)
+    if not any(v.number == version for v in ctx.store.versions(name)):
+        raise InvalidInput(f"{name} has no version {version} (see `mlops model show {name}`)")
+    return model
+
+
+def request(ctx: Context, name: str, version: int) -> Event | None:
+    """Ask for approval of `version` unless it was already asked for (or needs none)."""
+    if required(ctx, name) == 0:
+        return None
+    current = state(ctx, name, version)
+    if current.requested_by is not None:
+        return None
+    return ctx.store.append_event(
+        ctx.event(APPROVAL_REQUESTED, name, version=version, required=current.required)
+    )
+
+
+def after_move(ctx: Context, change: Change) -> None:
+    """A version that enters stage deploy and needs approval gets its request at once, so
+    the approvers see it in their inbox before anyone tries to deploy."""
+    model = change.model
+    if model.stage == Stage.DEPLOY and model.version is not None:
+        # The move stands whatever happens here; a deploy attempt makes the request then.
+        with contextlib.suppress(domain.MlopsError):
+            request(ctx, model.name, model.version)
+
+
+def _decide(ctx: Context, kind: str, name: str, version: int, note: str | None) -> Event:
+    model = _version(ctx, name, version)
+    note = domain.clean_text(note, "note", domain.MAX_NOTE)
+    current = state(ctx, name, version)
+    verb = "approve" if kind == APPROVAL_GRANTED else "reject"
+    if current.requested_by == ctx.actor:
+        raise PermissionDenied(
+            f"{ctx.actor} requested the approval of {name} v{version}: someone else must {verb} it"
+        )
+    why = _why_unqualified(ctx, model, ctx.actor)
+    if why:
+        raise PermissionDenied(
+            f"{ctx.actor} may not {verb} {name} v{version}: it needs the model's owner or "
+            f"backup, or a maintainer or admin ({why})"
+        )
+    data: dict[str, Any] = {"version": version}
+    if note:
+        data["note"] = note
+    return ctx.store.append_event(ctx.event(kind, name, **data))
+
+
+def approve(ctx: Context, name: str, version: int, note: str | None = None) -> Event:
+    return _decide(ctx, APPROVAL_GRANTED, name, version, note)
+
+
+def reject(ctx: Context, name: str, version: int, note: str | None) -> Event:
+    if not (note or "").strip():
+        raise InvalidInput("a rejection needs --note saying why")
+    return _decide(ctx, APPROVAL_REJECTED, name, version, note)
+
+
+def missing(ctx: Context, model: Model | str, version: int) -> str | None:
+    """What `version` still lacks before production, or None when it may go.
+
+    Called by the deploy service before it deploys; the first call for a version that
+    needs approval records the request (by whoever is deploying).
+    """
+    name = model if isinstance(model, str) else model.name
+    if required(ctx, name) == 0:
+        return None
+    request(ctx, name, version)
+    a = state(ctx, name, version)
+    if a.rejected:
+        who = ", ".join(f"{w} ({why})" if why else w for w, why in a.rejected)
+        return f"{name} v{version} was rejected by {who}"
+    if a.done:
+        return None
+    has = f"has {len(a.approved_by)}" + (f": {', '.join(a.approved_by)}" if a.approved_by else "")
+    return (
+        f"{name} v{version} needs {a.required} approval{'s' if a.required > 1 else ''} before "
+        f"production ({has}); someone other than {a.requested_by}, who requested it, must "
+        f"run `mlops approve {name} --version {version}` (the owner, the backup or a maintainer)"
+    )

@@ -1,0 +1,239 @@
+"""Handing models over: a tracked request with a checklist that the receiver works through.
+
+Ownership changes only when the receiver accepts, in the same transaction as its event and
+only if the model is still as the handoff found it (same owner, same revision). A person
+leaving hands everything over in one go (`request_all`), and nothing is lost when some
+handoffs are accepted and others are still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mlops_tui import domain
+from mlops_tui.domain import (
+    HANDOFF_CANCELLED,
+    HANDOFF_DECLINED,
+    HANDOFF_REQUESTED,
+    HANDOFF_TICKED,
+    ROLE_SET,
+    ChecklistItem,
+    Handoff,
+    HandoffStatus,
+    InvalidInput,
+    MlopsError,
+    Model,
+    NotFound,
+    Role,
+    UserRole,
+)
+from mlops_tui.services import team
+from mlops_tui.services.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One handoff of a bulk accept: the result, or why it was refused."""
+
+    handoff: Handoff
+    model: Model | None = None
+    error: MlopsError | None = None
+
+
+def _receiver(ctx: Context, name: str) -> str:
+    name = domain.validate_user(name, "receiver")
+    user = ctx.store.get_user(name)  # type: ignore[attr-defined]
+    if user is None:
+        raise InvalidInput(f"{name} is not a known user: add them with `mlops user add {name}`")
+    if not user.active:
+        raise InvalidInput(f"{name} was deactivated: hand over to someone who is still here")
+    if user.role == UserRole.VIEWER:
+        raise InvalidInput(f"{name} is a viewer and cannot own models: change their role first")
+    return name
+
+
+def checklist(ctx: Context) -> list[str]:
+    return list(team.get_setting(ctx, "handoff_checklist"))
+
+
+def request(ctx: Context, name: str, *, to: str, note: str | None = None) -> Handoff:
+    """Offer `name` to `to`; the owner stays until they accept."""
+    (handoff,) = _request(ctx, [ctx.store.get_model(domain.validate_model_name(name))], to, note)
+    return handoff
+
+
+def request_all(ctx: Context, *, from_user: str, to: str, note: str | None = None) -> list[Handoff]:
+    """Offer every model `from_user` owns to `to` (someone is leaving), all or none."""
+    from_user = domain.validate_user(from_user)
+    models = [
+        m
+        for m in ctx.store.list_models(owner=from_user)
+        if not ctx.store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)  # type: ignore[attr-defined]
+    ]
+    if not models:
+        raise NotFound(f"{from_user} owns no model without a pending handoff")
+    return _request(ctx, models, to, note)
+
+
+def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> list[Handoff]:
+    to = _receiver(ctx, to)
+    note = domain.clean_text(note, "note", domain.MAX_NOTE)
+    items = checklist(ctx)
+    requests = []
+    for model in models:
+        if model.owner == to:
+            raise InvalidInput(f"{to} already owns {model.name}")
+        team.authorize(ctx, team.role_action(model, Role.OWNER), model)
+        event = ctx.event(HANDOFF_REQUESTED, model.name, to=to)
+        event.data["from"] = model.owner
+        if note:
+            event.data["note"] = note
+        requests.append((model, to, note, items, event))
+    return ctx.store.create_handoffs(requests)  # type: ignore[attr-defined]
+
+
+def get(ctx: Context, handoff_id: int) -> Handoff:
+    return ctx.store.get_handoff(int(handoff_id))  # type: ignore[attr-defined]
+
+
+def pending(ctx: Context, *, to: str | None = None, model: str | None = None) -> list[Handoff]:
+    return ctx.store.list_handoffs(status=HandoffStatus.PENDING, to_user=to, model=model)  # type: ignore[attr-defined]
+
+
+def listing(ctx: Context, *, mine: bool = False, everything: bool = False) -> list[Handoff]:
+    """Pending handoffs (all of them, or those to or from me); `everything` adds closed ones."""
+    return ctx.store.list_handoffs(  # type: ignore[attr-defined]
+        status=None if everything else HandoffStatus.PENDING,
+        involving=ctx.actor if mine else None,
+    )
+
+
+def _pending(ctx: Context, handoff_id: int) -> Handoff:
+    handoff = get(ctx, handoff_id)
+    if handoff.status != HandoffStatus.PENDING:
+        raise InvalidInput(f"handoff #{handoff.id} is already {handoff.status}")
+    return handoff
+
+
+def _only_receiver(ctx: Context, handoff: Handoff, what: str) -> Model:
+    model = ctx.store.get_model(handoff.model)
+    if ctx.actor != handoff.to_user:
+        raise team.deny(
+            ctx, "handoff", model, f"only {handoff.to_user} can {what} handoff #{handoff.id}"
+        )
+    team.authorize(ctx, "handoff", model)
+    return model
+
+
+def tick(ctx: Context, handoff_id: int, items: Iterable[str], *, done: bool = True) -> Handoff:
+    """Tick (or untick) checklist items; only the receiver does."""
+    handoff = _pending(ctx, handoff_id)
+    model = _only_receiver(ctx, handoff, "tick items of")
+    names = list(items)
+    known = [c.item for c in handoff.checklist]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidInput(
+            f"handoff #{handoff.id} has no item {unknown[0]!r} (it has: {', '.join(known)})"
+        )
+    new = tuple(
+        ChecklistItem(c.item, done if c.item in names else c.done) for c in handoff.checklist
+    )
+    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+        handoff,
+        checklist=new,
+        event=ctx.event(HANDOFF_TICKED, model.name, handoff=handoff.id, items=names, done=done),
+    )
+    return updated
+
+
+def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Handoff, Model]:
+    """The receiver takes the model over. Refused, naming them, while items are unticked."""
+    handoff = _pending(ctx, handoff_id)
+    model = _only_receiver(ctx, handoff, "accept")
+    items = handoff.checklist
+    if ack_all:
+        items = tuple(ChecklistItem(c.item, True) for c in items)
+    unticked = [c.item for c in items if not c.done]
+    if unticked:
+        raise InvalidInput(
+            f"cannot accept handoff #{handoff.id} of {handoff.model}: not ticked: "
+            f"{', '.join(unticked)} (tick them in the inbox, or --ack-all)"
+        )
+    if model.owner != handoff.from_user:
+        raise domain.Conflict(
+            f"{model.name} is now owned by {model.owner} (the handoff was from "
+            f"{handoff.from_user}): cancel it and hand over again"
+        )
+    changes: dict[str, object] = {"owner": handoff.to_user}
+    data: dict[str, object] = {
+        "role": str(Role.OWNER),
+        "before": handoff.from_user,
+        "after": handoff.to_user,
+        "handoff": handoff.id,
+    }
+    if model.backup == handoff.to_user:
+        changes["backup"] = None
+        data["backup_cleared"] = True
+    if ack_all and handoff.unticked:
+        data["acknowledged"] = handoff.unticked
+    updated, new_model = ctx.store.update_handoff(  # type: ignore[attr-defined]
+        handoff,
+        status=HandoffStatus.ACCEPTED,
+        checklist=items,
+        event=ctx.event(ROLE_SET, model.name, **data),
+        model_changes=changes,
+        expected_revision=model.revision,
+    )
+    return updated, new_model
+
+
+def accept_all(ctx: Context, *, ack_all: bool = False) -> list[Outcome]:
+    """Accept every handoff waiting for me; each on its own, so one refusal keeps the rest."""
+    out = []
+    for handoff in pending(ctx, to=ctx.actor):
+        try:
+            done, model = accept(ctx, handoff.id, ack_all=ack_all)
+        except MlopsError as exc:
+            out.append(Outcome(handoff, error=exc))
+        else:
+            out.append(Outcome(done, model))
+    return out
+
+
+def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
+    note = domain.clean_text(note, "note", domain.MAX_NOTE) or ""
+    if not note:
+        raise InvalidInput("declining needs --note saying why")
+    handoff = _pending(ctx, handoff_id)
+    model = _only_receiver(ctx, handoff, "decline")
+    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+        handoff,
+        status=HandoffStatus.DECLINED,
+        reply=note,
+        event=ctx.event(HANDOFF_DECLINED, model.name, handoff=handoff.id, note=note),
+    )
+    return updated
+
+
+def cancel(ctx: Context, handoff_id: int) -> Handoff:
+    """The sender (who asked, or whose model it is) or an admin takes the offer back."""
+    handoff = _pending(ctx, handoff_id)
+    model = ctx.store.get_model(handoff.model)
+    user = ctx.store.get_user(ctx.actor)  # type: ignore[attr-defined]
+    is_admin = user is not None and user.active and user.role == UserRole.ADMIN
+    if ctx.actor not in (handoff.created_by, handoff.from_user) and not is_admin:
+        raise team.deny(
+            ctx,
+            "handoff",
+            model,
+            f"only {handoff.created_by} (who asked) or an admin can cancel handoff #{handoff.id}",
+        )
+    team.authorize(ctx, "handoff", model)
+    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+        handoff,
+        status=HandoffStatus.CANCELLED,
+        event=ctx.event(HANDOFF_CANCELLED, model.name, handoff=handoff.id),
+    )
+    return updated

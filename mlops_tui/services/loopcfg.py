@@ -1,0 +1,63 @@
+"""Which version a loop action is about, and the mlops.toml committed with it.
+
+Tests, deploys and checks read the configuration of the version they act on, never the
+working copy: the version that serves is checked by the rules it was built with.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from mlops_tui import modelconfig
+from mlops_tui.domain import InvalidInput, Model, Version
+
+_CACHE: dict[tuple[str, str], modelconfig.ModelConfig] = {}
+
+
+def version_of(ctx: Any, model: Model, number: int | None) -> Version:
+    """The model's version `number` (default: its candidate). Raises InvalidInput."""
+    number = model.version if number is None else number
+    if number is None:
+        raise InvalidInput(
+            f"{model.name} has no version yet: build it (`mlops build {model.name}`)"
+        )
+    for v in ctx.store.versions(model.name):
+        if v.number == number:
+            return v
+    raise InvalidInput(f"{model.name} has no version v{number} (see `mlops model show`)")
+
+
+def config_of(model: Model, version: Version) -> modelconfig.ModelConfig:
+    """mlops.toml as committed with `version`; defaults when the model has no local repo."""
+    if not model.repo or not version.commit or "://" in model.repo or model.repo.startswith("git@"):
+        return modelconfig.ModelConfig()
+    key = (model.repo, version.commit)
+    if key not in _CACHE:
+        from mlops_tui.adapters.git_repo import GitRepo
+
+        raw = GitRepo(model.repo).read(version.commit, modelconfig.FILENAME)
+        _CACHE[key] = modelconfig.parse(
+            raw.decode() if raw is not None else None,
+            f"{modelconfig.FILENAME} at {version.commit[:12]}",
+        )
+    return _CACHE[key]
+
+
+def here() -> tuple[str, int]:
+    """Who is running this, so a run whose process died can be told apart."""
+    return socket.gethostname(), os.getpid()
+
+
+def alive(run: Any) -> bool:
+    """False only for a run started on this machine whose process is gone."""
+    if run.host != socket.gethostname() or run.pid is None or run.pid == os.getpid():
+        return True
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,297 @@
+"""Checking production models: health path, Prometheus metrics against thresholds, an optional
+PromQL query; each result kept as a time series, the model's health updated, alerts opened on a
+critical threshold and, with on_drift = "plan", the model sent back to Plan.
+
+Health rule (one for every screen): a check's health is the worst of its results (a model
+that does not answer is critical). A production model with no successful check within its
+[monitor].max_age (24 h by default; counted from its deployment until the first check) reads
+as `stale`, unless its stored health is critical, which stays visible. services/queries.py
+applies it, and `mlops status`, the board and the detail all read through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mlops_tui import domain, modelconfig
+from mlops_tui.domain import (
+    ALERT_ACKED,
+    ALERT_OPENED,
+    ALERT_RESOLVED,
+    CHECK_RAN,
+    Alert,
+    Check,
+    Health,
+    InvalidInput,
+    Model,
+    Stage,
+)
+from mlops_tui.services import (
+    loopcfg,
+    team,  # issue 6: permissions
+)
+from mlops_tui.services.context import Context
+
+UP = "up"  # the health check as a series: 1 answered, 0 did not
+
+
+class NothingToCheck(InvalidInput):
+    """The version's mlops.toml names no health check, metrics or query."""
+
+
+@dataclass
+class CheckOutcome:
+    model: str
+    check: Check
+    results: list[tuple[str, float | None, Health]]
+    opened: list[Alert] = field(default_factory=list)
+    moved_to_plan: str | None = None  # the note, when drift sent the model back to Plan
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line per model, for `mlops check` and `--watch`."""
+        parts = [f"{self.model} v{self.check.version}: {self.check.health}"]
+        shown = [
+            f"{m}={_num(v)}" + ("" if s == Health.OK else f" ({s})")
+            for m, v, s in self.results
+            if m != UP
+        ]
+        if shown:
+            parts.append(", ".join(shown))
+        parts += self.problems
+        for alert in self.opened:
+            parts.append(f"alert #{alert.id} opened")
+        if self.moved_to_plan:
+            parts.append("moved back to plan")
+        return " · ".join(parts)
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def _probe(cfg: modelconfig.ModelConfig) -> tuple[float | None, str | None]:
+    """(1.0 answered / 0.0 did not, why not); (None, None) when nothing is configured."""
+    from mlops_tui.adapters import health
+
+    if cfg.deploy_health_command:
+        why = health.probe_command(cfg.deploy_health_command)
+    elif cfg.deploy_health and cfg.deploy_port:
+        why = health.probe_http(cfg.deploy_port, cfg.deploy_health)
+    else:
+        return None, None
+    return (0.0, why) if why else (1.0, None)
+
+
+def _measure(
+    cfg: modelconfig.ModelConfig,
+) -> tuple[list[tuple[str, float | None, Health]], list[str], bool, list[dict]]:
+    """Run the checks; returns (results, problems, answered, alert specs)."""
+    from mlops_tui.adapters import metrics
+
+    results: list[tuple[str, float | None, Health]] = []
+    problems: list[str] = []
+    alerts: list[dict] = []
+    up, why = _probe(cfg)
+    answered = up != 0.0
+    if up is not None:
+        results.append((UP, up, Health.OK if up else Health.CRITICAL))
+        if why:
+            problems.append(f"down: {why}")
+            alerts.append({"metric": UP, "value": 0.0, "threshold": None, "detail": why})
+    values: dict[str, float] = {}
+    if cfg.monitor_metrics and cfg.deploy_port:
+        try:
+            values.update(
+                metrics.scrape(f"http://127.0.0.1:{cfg.deploy_port}{cfg.monitor_metrics}")
+            )
+            if up is None:
+                answered = True
+        except metrics.MetricsError as exc:
+            problems.append(f"metrics: {exc.message}")
+            if up is None:
+                answered = False
+    if cfg.monitor_prometheus and cfg.monitor_query:
+        try:
+            values.update(metrics.query(cfg.monitor_prometheus, cfg.monitor_query))
+        except metrics.MetricsError as exc:
+            problems.append(f"prometheus: {exc.message}")
+    for t in cfg.monitor_thresholds:
+        value = values.get(t.metric)
+        if value is None:
+            if answered:
+                problems.append(f"{t.metric}: not reported")
+            results.append((t.metric, None, Health.WARN if answered else Health.CRITICAL))
+            continue
+        status = domain.threshold_status(value, t.warn, t.critical)
+        results.append((t.metric, value, status))
+        if status == Health.CRITICAL:
+            alerts.append(
+                {
+                    "metric": t.metric,
+                    "value": value,
+                    "threshold": t.critical,
+                    "detail": f"{t.metric} = {value:g} ≥ critical {t.critical:g}",
+                }
+            )
+    return results, problems, answered, alerts
+
+
+def check_model(ctx: Context, model: Model) -> CheckOutcome:
+    """Check one production model and record the outcome. Raises InvalidInput when it has
+    no production version."""
+    if model.production_version is None:
+        raise InvalidInput(f"{model.name} has no production version: deploy it first")
+    v = loopcfg.version_of(ctx, model, model.production_version)
+    cfg = loopcfg.config_of(model, v)
+    checkable = (cfg.deploy_port and (cfg.deploy_health or cfg.monitor_metrics)) or (
+        cfg.deploy_health_command or (cfg.monitor_prometheus and cfg.monitor_query)
+    )
+    if not checkable:
+        raise NothingToCheck(
+            f"{model.name} v{v.number}: nothing to check: set [deploy].port with health or "
+            "[monitor].metrics (or health_command, or prometheus and query) in mlops.toml"
+        )
+    results, problems, answered, specs = _measure(cfg)
+    if not answered:
+        health = Health.CRITICAL
+    else:
+        health = domain.worst([s for _, _, s in results] or [Health.OK])
+    now = ctx.clock()
+    clock = ctx.store.monitoring(model.name)
+    if answered:
+        stale_at = now + timedelta(seconds=cfg.monitor_max_age)
+    elif clock is not None:
+        stale_at = clock["stale_at"]
+    else:
+        stale_at = now
+    critical_metrics = {s["metric"] for s in specs}
+    recovered = [m for m, v, s in results if m not in critical_metrics and v is not None]
+    detail = "; ".join(problems)
+    check, opened, _ = ctx.store.record_check(
+        model=model.name,
+        at=now,
+        version=v.number,
+        health=health,
+        ok=answered,
+        detail=detail,
+        actor=ctx.actor,
+        results=results,
+        stale_at=stale_at,
+        event=ctx.event(CHECK_RAN, model.name, version=v.number),
+        alerts=specs,
+        alert_events=[
+            ctx.event(ALERT_OPENED, model.name, metric=s["metric"], detail=s["detail"])
+            for s in specs
+        ],
+        resolve=recovered,
+        resolve_events=[ctx.event(ALERT_RESOLVED, model.name, metric=m) for m in recovered],
+    )
+    outcome = CheckOutcome(model.name, check, results, opened, problems=problems)
+    if cfg.monitor_on_drift == "plan":
+        drift = [a for a in opened if a.metric != UP]
+        if drift and model.stage != Stage.PLAN:
+            outcome.moved_to_plan = _back_to_plan(ctx, model.name, drift[0])
+    return outcome
+
+
+def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
+    """Send a drifting model back to Plan through the move rules (a new iteration from
+    monitor, rework from elsewhere); the production version keeps serving."""
+    from mlops_tui.services import lifecycle
+
+    note = (
+        f"drift: {alert.metric} = {_num(alert.value)} ≥ critical {_num(alert.threshold)} "
+        f"(alert #{alert.id}); v{ctx.store.get_model(name).production_version} keeps serving"
+    )
+    try:
+        lifecycle.move(ctx, name, Stage.PLAN, note=note)
+    except domain.MlopsError:
+        return None
+    return note
+
+
+def check(ctx: Context, name: str | None = None) -> list[CheckOutcome]:
+    """Check `name`, or every model with a production version (skipping those whose
+    mlops.toml configures nothing to check: deployed elsewhere, checked elsewhere)."""
+    if name is not None:
+        return [check_model(ctx, ctx.store.get_model(domain.validate_model_name(name)))]
+    outcomes = []
+    for m in production_models(ctx):
+        try:
+            outcomes.append(check_model(ctx, m))
+        except NothingToCheck:
+            continue
+    return outcomes
+
+
+def production_models(ctx: Context) -> list[Model]:
+    return [m for m in ctx.store.list_models() if m.production_version is not None]
+
+
+def alerts(ctx: Context, name: str | None = None, *, include_resolved: bool = False) -> list[Alert]:
+    if name is not None:
+        ctx.store.get_model(domain.validate_model_name(name))
+    if include_resolved:
+        return ctx.store.alerts(name, limit=None)
+    return ctx.store.open_alerts(name)
+
+
+def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
+    """Acknowledge an open alert: someone is on it. It stays listed until it resolves."""
+    note = domain.clean_text(note, "note", domain.MAX_NOTE)
+    alert = ctx.store.get_alert(alert_id)
+    team.authorize(ctx, "alert", ctx.store.get_model(alert.model))
+    return ctx.store.ack_alert(
+        alert_id,
+        actor=ctx.actor,
+        at=ctx.clock(),
+        note=note,
+        event=ctx.event(ALERT_ACKED, alert.model),
+    )
+
+
+def series(ctx: Context, name: str, since: datetime | None = None) -> dict[str, list[float]]:
+    """Each threshold metric's recent values, oldest first, for sparklines."""
+    since = since or ctx.clock() - timedelta(days=7)
+    out: dict[str, list[float]] = {}
+    for r in ctx.store.checks(name, since=since):
+        if r.metric != UP and r.value is not None:
+            out.setdefault(r.metric, []).append(r.value)
+    return out
+
+
+@dataclass
+class LoopSummary:
+    """What the model detail shows about the loop's evidence."""
+
+    series: dict[str, list[float]]
+    thresholds: dict[str, tuple[float | None, float | None]]  # metric -> (warn, critical)
+    last_check: Check | None
+    alerts: list[Alert]
+    last_test: object | None
+    last_deployment: object | None
+
+
+def summary(ctx: Context, name: str) -> LoopSummary:
+    name = domain.validate_model_name(name)
+    model = ctx.store.get_model(name)
+    thresholds: dict[str, tuple[float | None, float | None]] = {}
+    if model.production_version is not None:
+        try:
+            v = loopcfg.version_of(ctx, model, model.production_version)
+            cfg = loopcfg.config_of(model, v)
+            thresholds = {t.metric: (t.warn, t.critical) for t in cfg.monitor_thresholds}
+        except domain.MlopsError:
+            thresholds = {}
+    tests = ctx.store.test_runs(name, limit=1)
+    deps = ctx.store.deployments(name, limit=1)
+    return LoopSummary(
+        series=series(ctx, name),
+        thresholds=thresholds,
+        last_check=ctx.store.last_check(name),
+        alerts=ctx.store.open_alerts(name),
+        last_test=tests[0] if tests else None,
+        last_deployment=deps[0] if deps else None,
+    )

@@ -1,0 +1,361 @@
+"""Testing a model version: its [test].command in a clean checkout of the version's commit or
+inside its image, recorded as a test run with its outcome, duration, output tail and JUnit
+counts; and test runs reported by external CI."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mlops_tui import domain
+from mlops_tui.domain import (
+    TEST_FINISHED,
+    TEST_RECORDED,
+    TEST_STARTED,
+    InvalidInput,
+    RunCancelled,
+    RunStatus,
+    TestRun,
+    TestsFailed,
+)
+from mlops_tui.services import (
+    loopcfg,
+    team,  # issue 6: permissions
+)
+from mlops_tui.services.context import Context
+
+LOG_TAIL = 200
+MAX_JUNIT = 20_000_000
+
+
+def parse_junit(data: bytes | None) -> tuple[int, int, int] | None:
+    """(passed, failed, skipped) from a JUnit XML report; errors count as failed. None when
+    there is no report or it is not JUnit XML."""
+    if not data:
+        return None
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(data[:MAX_JUNIT])
+    except ET.ParseError:
+        return None
+    if root.tag not in ("testsuites", "testsuite"):
+        return None
+    passed = failed = skipped = 0
+    for case in root.iter("testcase"):
+        tags = {child.tag for child in case}
+        if tags & {"failure", "error"}:
+            failed += 1
+        elif "skipped" in tags:
+            skipped += 1
+        else:
+            passed += 1
+    return passed, failed, skipped
+
+
+def reap_interrupted(ctx: Context) -> list[TestRun]:
+    """Mark as interrupted this machine's running test runs whose process is gone."""
+    reaped = []
+    for run in ctx.store.test_runs(status=RunStatus.RUNNING, limit=None):
+        if loopcfg.alive(run):
+            continue
+        try:
+            reaped.append(
+                ctx.store.finish_test_run(
+                    run.id,
+                    status=RunStatus.INTERRUPTED,
+                    at=ctx.clock(),
+                    error="the process running these tests died",
+                    log_tail=run.log_tail,
+                    event=ctx.event(TEST_FINISHED, run.model),
+                )
+            )
+        except domain.Conflict:
+            continue
+    return reaped
+
+
+def test_runs(ctx: Context, model: str | None = None, limit: int = 20) -> list[TestRun]:
+    """Recent test runs, newest first (a run whose process died shows as interrupted)."""
+    reap_interrupted(ctx)
+    if model is not None:
+        ctx.store.get_model(domain.validate_model_name(model))
+    return ctx.store.test_runs(model, limit=limit)
+
+
+test_runs.__test__ = False  # type: ignore[attr-defined]
+
+
+def _watchdog(
+    stop: Callable[[], None], cancel: threading.Event | None, timeout: float, done: threading.Event
+) -> list[str]:
+    """Stop the run when cancelled or out of time; returns a one-item list saying which."""
+    why: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while not done.wait(0.1):
+            if cancel is not None and cancel.is_set():
+                why.append("cancelled")
+            elif time.monotonic() >= deadline:
+                why.append(f"timed out after {timeout:g}s")
+            if why:
+                with contextlib.suppress(Exception):
+                    stop()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return why
+
+
+def _in_checkout(
+    repo_path: str,
+    sha: str,
+    argv: list[str],
+    junit: str | None,
+    env: dict[str, str],
+    timeout: float,
+    cancel: threading.Event | None,
+) -> Iterator[str]:
+    """Run `argv` in a fresh copy of the committed tree at `sha`; yields output lines and
+    returns (exit code, JUnit bytes, why it was stopped)."""
+    from mlops_tui.adapters.git_repo import GitRepo
+
+    archive = GitRepo(repo_path).archive(sha)
+    with tempfile.TemporaryDirectory(prefix="mlops-test-") as tmp:
+        with tarfile.open(fileobj=archive) as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=tmp,
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise InvalidInput(f"[test].command: {argv[0]!r} is not installed here") from None
+        except PermissionError:
+            raise InvalidInput(f"[test].command: {argv[0]!r} is not executable") from None
+        done = threading.Event()
+
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        why = _watchdog(kill, cancel, timeout, done)
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                yield raw.decode(errors="replace").rstrip("\n")
+            code = proc.wait()
+        except BaseException:
+            kill()
+            proc.wait()
+            raise
+        finally:
+            done.set()
+        report = None
+        if junit:
+            path = Path(tmp, junit)
+            if path.is_file():
+                report = path.read_bytes()[:MAX_JUNIT]
+        return code, report, (why[0] if why else None)
+
+
+def _in_image(
+    engine: Any,
+    image: str,
+    argv: list[str],
+    junit: str | None,
+    env: dict[str, str],
+    timeout: float,
+    cancel: threading.Event | None,
+) -> Iterator[str]:
+    """Run `argv` inside the version's image, without a network."""
+    container = engine.run(image, command=argv, environment=env, network_mode="none")
+    done = threading.Event()
+    why = _watchdog(lambda: container.kill(), cancel, timeout, done)
+    try:
+        yield from engine.logs(container)
+        code = engine.exit_code(container, timeout=30)
+        report = None
+        if junit:
+            workdir = engine.api.inspect_image(image)["Config"].get("WorkingDir") or "/"
+            report = engine.read_file(container, os.path.join(workdir, junit))
+        return code, report, (why[0] if why else None)
+    finally:
+        done.set()
+        engine.remove(container)
+
+
+def run(
+    ctx: Context,
+    name: str,
+    *,
+    version: int | None = None,
+    on_line: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+    engine: Any = None,
+) -> TestRun:
+    """Run the tests of `name`'s version (default: its candidate) and record the run.
+
+    Raises InvalidInput/ConfigError/GitError/EngineError before anything is recorded; after
+    the run is recorded, TestsFailed when the tests failed and RunCancelled when stopped.
+    """
+    name = domain.validate_model_name(name)
+    model = ctx.store.get_model(name)
+    team.authorize(ctx, "test", model)
+    v = loopcfg.version_of(ctx, model, version)
+    cfg = loopcfg.config_of(model, v)
+    if not cfg.test_command:
+        raise InvalidInput(
+            f"{name} v{v.number} has no [test].command in mlops.toml: add one, e.g. "
+            'command = ["pytest", "-q"]'
+        )
+    env = {"MLOPS_MODEL": name, "MLOPS_VERSION": str(v.number)}
+    if cfg.test_in_image:
+        if not v.image:
+            raise InvalidInput(f"{name} v{v.number} has no image to test in")
+        if engine is None:
+            from mlops_tui.adapters.docker_engine import DockerEngine
+
+            engine = DockerEngine()
+        lines = _in_image(
+            engine, v.runnable, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
+        )
+    else:
+        if not model.repo or not v.commit:
+            raise InvalidInput(
+                f"{name} v{v.number} has no commit in a local repository to check out; "
+                "set in_image = true or record CI's result with `mlops record test`"
+            )
+        lines = _in_checkout(
+            model.repo, v.commit, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
+        )
+    host, pid = loopcfg.here()
+    started = ctx.store.start_test_run(
+        model=name,
+        version=v.number,
+        commit=v.commit,
+        in_image=cfg.test_in_image,
+        command=cfg.test_command,
+        at=ctx.clock(),
+        actor=ctx.actor,
+        host=host,
+        pid=pid,
+        event=ctx.event(TEST_STARTED, name, command=cfg.test_command),
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+
+    def finish(status: RunStatus, error: str | None = None, counts: Any = None) -> TestRun:
+        return ctx.store.finish_test_run(
+            started.id,
+            status=status,
+            at=ctx.clock(),
+            counts=counts,
+            error=error,
+            log_tail="\n".join(tail),
+            event=ctx.event(TEST_FINISHED, name, **({"error": error} if error else {})),
+        )
+
+    try:
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration as stop:
+                code, report, stopped = stop.value
+                break
+            tail.append(line)
+            if on_line is not None:
+                on_line(line)
+    except KeyboardInterrupt:
+        finish(RunStatus.CANCELLED, "interrupted from the keyboard")
+        raise
+    except domain.MlopsError as exc:
+        finish(RunStatus.FAILED, exc.message)
+        raise
+    except BaseException as exc:
+        finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    counts = parse_junit(report)
+    if stopped == "cancelled":
+        finish(RunStatus.CANCELLED, "the test run was cancelled", counts)
+        raise RunCancelled(f"the tests of {name} v{v.number} were cancelled")
+    if stopped:
+        done = finish(RunStatus.FAILED, f"the tests {stopped}", counts)
+        raise TestsFailed(f"the tests of {name} v{v.number} {stopped} (test run #{done.id})")
+    if code != 0:
+        error = f"{cfg.test_command[0]} exited with {code}"
+        done = finish(RunStatus.FAILED, error, counts)
+        raise TestsFailed(
+            f"the tests of {name} v{v.number} failed: {error}{_counts(done)} (test run #{done.id})"
+        )
+    return finish(RunStatus.PASSED, None, counts)
+
+
+def _counts(run: TestRun) -> str:
+    if run.passed is None:
+        return ""
+    return f" ({run.passed} passed, {run.failed} failed, {run.skipped} skipped)"
+
+
+def summary(run: TestRun) -> str:
+    """One line for the CLI and the TUI."""
+    took = f" in {run.duration:.1f}s" if run.duration is not None else ""
+    what = f"{run.model} v{run.version}: tests {run.status}{_counts(run)}"
+    return f"{what}{took} (test run #{run.id})"
+
+
+def record(
+    ctx: Context,
+    name: str,
+    *,
+    version: int,
+    passed: bool,
+    url: str | None = None,
+    junit: bytes | None = None,
+) -> TestRun:
+    """A test run that ran in external CI, kept in the same history and gate."""
+    name = domain.validate_model_name(name)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
+    counts = parse_junit(junit)
+    if junit is not None and counts is None:
+        raise InvalidInput("the --junit file is not a JUnit XML report")
+    model = ctx.store.get_model(name)
+    team.authorize(ctx, "test", model)
+    v = loopcfg.version_of(ctx, model, version)
+    started = ctx.store.start_test_run(
+        model=name,
+        version=v.number,
+        commit=v.commit,
+        in_image=False,
+        command=[],
+        at=ctx.clock(),
+        actor=ctx.actor,
+        host=None,
+        pid=None,
+        url=url,
+        event=ctx.event(TEST_RECORDED, name, **({"url": url} if url else {})),
+    )
+    return ctx.store.finish_test_run(
+        started.id,
+        status=RunStatus.PASSED if passed else RunStatus.FAILED,
+        at=ctx.clock(),
+        counts=counts,
+        error=None if passed else "reported as failed by external CI",
+        event=ctx.event(TEST_FINISHED, name, external=True),
+    )

@@ -1,0 +1,328 @@
+"""Signed webhooks from a durable outbox, so chat and paging tools hear of every change.
+
+The outbox is the append-only events table itself: each webhook has a cursor over it, and
+events past the cursor that the webhook wants become deliveries (one per webhook and event,
+enforced by the database). A relay POSTs each webhook's deliveries strictly in event order;
+a failure is logged and retried later with exponential backoff, and the events behind it
+wait, so a receiver that was down gets everything, in order, once it is back.
+
+Who relays: `mlops webhook deliver [--watch]`, and every CLI command that wrote something,
+for at most a second (errors there are only logged in the outbox, never shown as failures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from mlops_tui import __version__, domain
+from mlops_tui.domain import (
+    WEBHOOK_ADDED,
+    WEBHOOK_REMOVED,
+    Attempt,
+    Event,
+    InvalidInput,
+    Webhook,
+)
+from mlops_tui.services.context import Context
+
+#: event categories (the part of a kind before the dot) a webhook can ask for; README lists
+#: the kinds behind each one
+CATEGORIES = (
+    "alert",  # alert.opened, alert.acknowledged, alert.resolved
+    "approval",  # approval.rule, approval.requested, approval.approved, approval.rejected
+    "build",  # build.started, build.finished, build.recorded
+    "check",  # check.ran: a health check that changed the model's health
+    "deploy",  # deploy.started, deploy.finished (rollbacks too, with kind=rollback)
+    "gc",  # gc.removed: what clean-up deleted
+    "git",  # git.pull, git.commit, git.tag (GTO's prod tags too), git.push
+    "handoff",  # handoff.requested, handoff.ticked, handoff.declined, handoff.cancelled
+    "model",  # model.created, model.edited, model.linked
+    "owner",  # owner.set: owner, backup or on-call changed, accepted handoffs included
+    "permission",  # permission.denied
+    "settings",  # settings.set
+    "stage",  # stage.moved
+    "test",  # test.started, test.finished, test.recorded
+    "user",  # user.added, user.changed
+    "webhook",  # webhook.added, webhook.removed
+)
+BACKOFF_BASE = 10.0  # seconds before the 1st retry; doubles each time
+BACKOFF_CAP = 3600.0
+TIMEOUT = 5.0
+AFTER_WRITE_BUDGET = 1.0  # what a writing CLI command may spend delivering
+SIGNATURE_HEADER = "X-Mlops-Signature"
+
+
+@dataclass
+class Report:
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait after the `attempts`-th failure in a row: 10s, 20s, 40s… up to 1h."""
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value; a receiver recomputes it over the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def payload(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "category": event.kind.split(".", 1)[0],
+        "model": event.model,
+        "actor": event.actor,
+        "at": event.at.isoformat(),
+        "data": event.data,
+    }
+
+
+# -- configuration -----------------------------------------------------------------------
+def add(
+    ctx: Context, url: str, *, events: str | None = None, secret_env: str | None = None
+) -> Webhook:
+    url = domain.validate_webhook_url(url)
+    categories = domain.parse_categories(events, CATEGORIES)
+    if secret_env is not None:
+        domain.validate_env_name(secret_env)
+    # Never the secret itself: only where to read it at delivery time.
+    data: dict[str, Any] = {"url": url, "events": list(categories) or ["all"]}
+    if secret_env:
+        data["secret_env"] = secret_env
+    return ctx.store.add_webhook(
+        url, categories, secret_env, ctx.event(WEBHOOK_ADDED, None, **data)
+    )
+
+
+def webhooks(ctx: Context) -> list[Webhook]:
+    return ctx.store.webhooks()
+
+
+def get(ctx: Context, hook_id: int) -> Webhook:
+    return ctx.store.get_webhook(hook_id)
+
+
+def remove(ctx: Context, hook_id: int) -> Event:
+    return ctx.store.remove_webhook(hook_id, ctx.event(WEBHOOK_REMOVED, None))
+
+
+def pending(ctx: Context, hook_id: int | None = None) -> int:
+    return len(ctx.store.deliveries(webhook=hook_id, status="pending"))
+
+
+def log(
+    ctx: Context, hook_id: int | None = None, limit: int = 50, model: str | None = None
+) -> list[Attempt]:
+    """Delivery attempts, newest first (the webhook may have been removed since)."""
+    if hook_id is not None and not any(h.id == hook_id for h in _all(ctx)):
+        raise domain.NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+    if model is not None:
+        domain.validate_model_name(model)
+    return ctx.store.attempts(webhook=hook_id, model=model, limit=limit or None)
+
+
+def _all(ctx: Context) -> list[Webhook]:
+    return ctx.store.webhooks(include_removed=True)
+
+
+# -- sending -----------------------------------------------------------------------------
+def _opener() -> Any:
+    """An opener that treats a redirect as a failure: following it would POST the event to
+    a place nobody validated."""
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirect)
+
+
+def _post(
+    hook: Webhook, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[bool, int | None, str | None]:
+    """POST and return (ok, status code, error)."""
+    import urllib.error
+    import urllib.request
+
+    if hook.secret_env:
+        secret = os.environ.get(hook.secret_env)
+        if not secret:
+            return False, None, f"the secret's environment variable {hook.secret_env} is not set"
+        headers[SIGNATURE_HEADER] = sign(secret, body)
+    request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
+    try:
+        with _opener().open(request, timeout=timeout) as response:
+            response.read(65536)
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        return False, exc.code, f"HTTP {exc.code} {exc.reason}"
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        return False, None, str(reason.strerror if isinstance(reason, OSError) else reason)
+    except (OSError, ValueError) as exc:  # timeouts, resets, a malformed URL
+        return False, None, str(exc) or type(exc).__name__
+    if 200 <= code < 300:
+        return True, code, None
+    return False, code, f"HTTP {code}"
+
+
+def _headers(kind: str, event_id: int | None, delivery: int | None) -> dict[str, str]:
+    h = {
+        "Content-Type": "application/json",
+        "User-Agent": f"mlops-tui/{__version__}",
+        "X-Mlops-Event": kind,
+    }
+    if event_id is not None:
+        h["X-Mlops-Event-Id"] = str(event_id)
+    if delivery is not None:
+        h["X-Mlops-Delivery"] = str(delivery)
+    return h
+
+
+def _body(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def test(ctx: Context, hook_id: int) -> Attempt:
+    """Send a ping now, whatever the queue holds; the attempt goes to the log."""
+    hook = ctx.store.get_webhook(hook_id)
+    ping = {
+        "id": None,
+        "kind": "webhook.test",
+        "category": "webhook",
+        "model": None,
+        "actor": ctx.actor,
+        "at": ctx.clock().isoformat(),
+        "data": {"webhook": hook.id, "message": "a test from mlops webhook test"},
+    }
+    started = time.monotonic()
+    ok, code, error = _post(hook, _body(ping), _headers("webhook.test", None, None), TIMEOUT)
+    return ctx.store.record_attempt(
+        webhook=hook.id,
+        event=None,
+        kind="webhook.test",
+        at=ctx.clock(),
+        ok=ok,
+        code=code,
+        error=error,
+        seconds=time.monotonic() - started,
+    )
+
+
+def deliver(
+    ctx: Context,
+    *,
+    budget: float | None = None,
+    retry_now: bool = False,
+    timeout: float = TIMEOUT,
+    on_attempt: Callable[[Webhook, Attempt], None] | None = None,
+) -> Report:
+    """Queue new events and send what is due, each webhook in event order.
+
+    `budget` bounds the whole run in seconds; `retry_now` ignores the backoff once (a
+    person who knows the receiver is back). Returns what was delivered, what failed this
+    run and what is still pending.
+    """
+    deadline = None if budget is None else time.monotonic() + budget
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    report = Report()
+    for hook in ctx.store.webhooks():
+        while ctx.store.enqueue(hook, ctx.clock())[0]:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        now = ctx.clock()
+        lease = timedelta(seconds=(budget or 0) + timeout + 30)
+        if not ctx.store.claim_webhook(hook.id, owner, now, now + lease):
+            continue  # another relay is sending this webhook's events right now
+        try:
+            _drain(ctx, hook, owner, deadline, retry_now, timeout, report, on_attempt)
+        finally:
+            ctx.store.release_webhook(hook.id, owner)
+        report.pending += len(ctx.store.deliveries(webhook=hook.id, status="pending"))
+    return report
+
+
+def _drain(
+    ctx: Context,
+    hook: Webhook,
+    owner: str,
+    deadline: float | None,
+    retry_now: bool,
+    timeout: float,
+    report: Report,
+    on_attempt: Callable[[Webhook, Attempt], None] | None,
+) -> None:
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        found = ctx.store.next_delivery(hook.id)
+        if found is None:
+            return
+        delivery, event = found
+        now = ctx.clock()
+        due = delivery.next_attempt_at is None or delivery.next_attempt_at <= now
+        if not due and not retry_now:
+            return  # head of the line is backing off: later events wait behind it
+        retry_now = False
+        started = time.monotonic()
+        ok, code, error = _post(
+            hook,
+            _body(payload(event)),
+            _headers(event.kind, event.id, delivery.id),
+            timeout if left is None else max(min(timeout, left), 0.2),
+        )
+        attempts = delivery.attempts + 1
+        attempt = ctx.store.record_attempt(
+            webhook=hook.id,
+            event=event.id,
+            kind=event.kind,
+            at=ctx.clock(),
+            ok=ok,
+            code=code,
+            error=error,
+            seconds=time.monotonic() - started,
+            delivery=delivery.id,
+            next_attempt_at=None if ok else ctx.clock() + timedelta(seconds=backoff(attempts)),
+        )
+        if on_attempt is not None:
+            on_attempt(hook, attempt)
+        if not ok:
+            report.failed += 1
+            return
+        report.delivered += 1
+        if not ctx.store.claim_webhook(hook.id, owner, now, now + timedelta(seconds=timeout + 30)):
+            return  # our lease ran out and another relay took over: it goes on in order
+
+
+def after_write(ctx: Context) -> None:
+    """Deliver what is due, briefly, after a command that wrote; never raises."""
+    try:
+        if ctx.store.webhooks():
+            deliver(ctx, budget=AFTER_WRITE_BUDGET, timeout=AFTER_WRITE_BUDGET)
+    except Exception:
+        return  # the command already succeeded; the outbox keeps the event for later
+
+
+def parse_id(value: str) -> int:
+    text = value.strip().lstrip("#")
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(
+            f"invalid webhook id {value!r}: use the number `mlops webhook list` shows"
+        )
+    return int(text)

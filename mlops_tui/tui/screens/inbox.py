@@ -1,0 +1,179 @@
+"""Everything waiting for me, one section each. Today: handoffs offered to me (tick the
+checklist with space, accept with `a`, decline with a note with `x`).
+
+A section is a widget in `compose_sections` and a read in `load`; add approvals (issue 8)
+the same way, below the handoffs.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, SelectionList, Static
+
+from mlops_tui.domain import MlopsError, Model, StoreUnavailable
+from mlops_tui.tui.backend import Snapshot
+from mlops_tui.tui.screens.approvals import ApprovalsSection
+from mlops_tui.tui.screens.base import MlopsScreen
+from mlops_tui.tui.screens.prompt import PromptScreen
+from mlops_tui.tui.widgets.approvals.pending import PendingApprovals
+from mlops_tui.tui.widgets.team.checklist import Checklist
+from mlops_tui.tui.widgets.team.handoff_table import HandoffTable
+
+
+class InboxScreen(ApprovalsSection, MlopsScreen):
+    SUB_TITLE = "Inbox"
+    VIEW = "inbox"
+    approvals_for_me = True  # issue 8: the versions I may approve or reject
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "accept", "Accept"),
+        Binding("x", "decline", "Decline"),
+        Binding("o", "open", "Open model"),
+    ]
+    DEFAULT_CSS = """
+    InboxScreen .inbox-section { height: 1; padding: 0 1; text-style: bold; margin-top: 1; }
+    InboxScreen HandoffTable { height: auto; max-height: 12; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handoffs: list = []
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="inbox"):
+            yield from self.compose_sections()
+
+    def compose_sections(self) -> ComposeResult:
+        yield Static("Handoffs waiting for you", classes="inbox-section", id="inbox-handoffs-title")
+        yield HandoffTable(id="inbox-handoffs")
+        yield Checklist(id="inbox-checklist")
+        # issue 8: approvals; a/x on this table approve/reject (its own keys)
+        yield Static("Waiting for approval", classes="inbox-section", id="approvals-title")
+        yield PendingApprovals()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(HandoffTable).focus()
+        self.load()
+        self.load_approvals()  # issue 8
+
+    async def show_snapshot(self, snapshot: Snapshot) -> None:
+        self.load()
+        self.load_approvals()  # issue 8
+
+    @work(thread=True, exclusive=True, group="inbox")
+    def load(self) -> None:
+        try:
+            handoffs = self.mlops.backend.inbox()
+        except StoreUnavailable as exc:
+            self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
+        except MlopsError as exc:
+            self.mlops.call_from_thread(self.mlops.show_error, exc)
+        else:
+            self.mlops.call_from_thread(self._show, handoffs)
+
+    def _show(self, handoffs: list) -> None:
+        if not self.is_attached:
+            return
+        self.handoffs = handoffs
+        self.query_one(HandoffTable).show(handoffs, self.mlops.now())
+        title = Text("Handoffs waiting for you  ", style="bold")
+        title.append(f"{len(handoffs)}" if handoffs else "none", style="italic")
+        self.query_one("#inbox-handoffs-title", Static).update(title)
+        self._show_checklist()
+
+    @property
+    def selected(self):  # type: ignore[no-untyped-def]
+        table = self.query_one(HandoffTable)
+        if not self.handoffs or not 0 <= table.cursor_row < len(self.handoffs):
+            return None
+        return self.handoffs[table.cursor_row]
+
+    @property
+    def selected_model(self) -> Model | None:
+        handoff = self.selected
+        snapshot = self.mlops.snapshot
+        if handoff is None or snapshot is None:
+            return None
+        return next((m for m in snapshot.models if m.name == handoff.model), None)
+
+    @on(DataTable.RowHighlighted)
+    def _show_checklist(self) -> None:
+        self.query_one(Checklist).show(self.selected)
+
+    @on(SelectionList.SelectionToggled)
+    def _toggled(self, event: SelectionList.SelectionToggled) -> None:
+        handoff = self.selected
+        if handoff is None:
+            return
+        item = event.selection.value
+        self._tick(handoff.id, item, item in event.selection_list.selected)
+
+    @work(thread=True, group="inbox-tick")
+    def _tick(self, handoff_id: int, item: str, done: bool) -> None:
+        try:
+            self.mlops.backend.tick(handoff_id, [item], done)
+        except MlopsError as exc:
+            self.mlops.call_from_thread(self.mlops.show_error, exc)
+        self.mlops.call_from_thread(self.mlops.poll, True)
+
+    def action_accept(self) -> None:
+        handoff = self.selected
+        if handoff is None:
+            self.app.notify("No handoff selected", severity="warning")
+            return
+        self._accept(handoff.id)
+
+    @work(thread=True, group="inbox-accept")
+    def _accept(self, handoff_id: int) -> None:
+        try:
+            done, model = self.mlops.backend.accept(handoff_id)
+        except MlopsError as exc:
+            self.mlops.call_from_thread(self.mlops.show_error, exc)
+            return
+        self.mlops.call_from_thread(
+            self.app.notify, f"You own {model.name} now (#{done.id})", title="Handoff accepted"
+        )
+        self.mlops.call_from_thread(self.mlops.poll, True)
+
+    def action_decline(self) -> None:
+        handoff = self.selected
+        if handoff is None:
+            self.app.notify("No handoff selected", severity="warning")
+            return
+
+        def answer(note: str | None) -> None:
+            if note:
+                self._decline(handoff.id, note)
+            elif note is not None:
+                self.app.notify("Declining needs a note saying why", severity="warning")
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Decline #{handoff.id} ({handoff.model} from {handoff.from_user})? Say why:",
+                placeholder="why (the sender reads it)",
+            ),
+            answer,
+        )
+
+    @work(thread=True, group="inbox-decline")
+    def _decline(self, handoff_id: int, note: str) -> None:
+        try:
+            done = self.mlops.backend.decline(handoff_id, note)
+        except MlopsError as exc:
+            self.mlops.call_from_thread(self.mlops.show_error, exc)
+            return
+        self.mlops.call_from_thread(
+            self.app.notify, f"Declined #{done.id} ({done.model})", title="Handoff declined"
+        )
+        self.mlops.call_from_thread(self.mlops.poll, True)
+
+    def action_open(self) -> None:
+        handoff = self.selected
+        if handoff is not None:
+            self.mlops.open_model(handoff.model)

@@ -1,0 +1,1 @@
+"""Widgets for approvals before production (issue 8)."""

@@ -1,0 +1,69 @@
+"""Versions waiting for approval before production, one row each: `a` approves the selected
+one, `x` rejects it with a reason. The widget only asks; the screen acts (see
+`screens.approvals.ApprovalsSection`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from mlops_tui.services.approvals import Approval
+from mlops_tui.timefmt import ago
+
+
+class PendingApprovals(DataTable[str]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "decide(True)", "Approve"),
+        Binding("x", "decide(False)", "Reject"),
+    ]
+    DEFAULT_CSS = """
+    PendingApprovals { height: auto; max-height: 12; }
+    """
+
+    class Decide(Message):
+        """The user approved (or, with a note to ask for, rejected) `approval`."""
+
+        def __init__(self, approval: Approval, approve: bool) -> None:
+            super().__init__()
+            self.approval = approval
+            self.approve = approve
+
+    def __init__(self, *, id: str | None = "pending-approvals") -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
+        self.approvals: list[Approval] = []
+
+    def on_mount(self) -> None:
+        self.add_columns("model", "version", "approvals", "requested by", "when", "approved by")
+
+    def show(self, approvals: list[Approval], now: datetime) -> None:
+        keep = self.cursor_row
+        self.approvals = approvals
+        self.clear()
+        for a in approvals:
+            self.add_row(
+                a.model,
+                f"v{a.version}",
+                f"{len(a.approved_by)} of {a.required}",
+                a.requested_by or "-",
+                ago(a.requested_at, now) if a.requested_at else "-",
+                ", ".join(a.approved_by) or "-",
+                key=f"{a.model}@{a.version}",
+            )
+        if approvals:
+            self.move_cursor(row=min(max(keep, 0), len(approvals) - 1))
+
+    @property
+    def selected(self) -> Approval | None:
+        if not self.approvals or self.cursor_row < 0:
+            return None
+        return self.approvals[min(self.cursor_row, len(self.approvals) - 1)]
+
+    def action_decide(self, approve: bool) -> None:
+        if self.selected is None:
+            self.app.notify("Nothing waits for approval", severity="warning")
+            return
+        self.post_message(self.Decide(self.selected, approve))

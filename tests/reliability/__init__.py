@@ -1,0 +1,1 @@
+"""Reliability: many processes at once, killed writers, lost servers, bad input, old files."""

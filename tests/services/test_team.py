@@ -1,0 +1,178 @@
+"""People and permissions, on both backends: each rule both ways, refusals recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_tui.domain import InvalidInput, PermissionDenied, Stage, UserRole
+from mlops_tui.services import builds, lifecycle, queries, team
+from mlops_tui.services.context import Context
+from mlops_tui.services.team import resolve_actor
+
+
+def as_(ctx: Context, actor: str) -> Context:
+    return Context(ctx.store, actor, clock=ctx.clock)
+
+
+@pytest.fixture
+def crew(ctx: Context) -> Context:
+    """alice (who runs the fixture) is the admin; bob a member, vera a viewer."""
+    team.add_user(ctx, "alice", role="admin")
+    team.add_user(ctx, "bob", role="member")
+    team.add_user(ctx, "vera", role="viewer")
+    team.add_user(ctx, "mia", role="maintainer")
+    return ctx
+
+
+def denied(ctx: Context, fn, *args, match: str, **kwargs) -> None:
+    before = len(queries.history(ctx, limit=0))
+    with pytest.raises(PermissionDenied, match=match) as info:
+        fn(*args, **kwargs)
+    assert info.value.exit_code == 7 and info.value.title == "Not allowed"
+    latest = queries.history(ctx, limit=0)
+    assert len(latest) == before + 1 and latest[0].kind == "permission.denied"
+    assert latest[0].actor == ctx.actor
+
+
+def test_someone_new_joins_as_maintainer_with_their_first_change(ctx: Context) -> None:
+    change = lifecycle.add_model(ctx, "churn", owner="bob")
+    assert change.event.data["joined"] == "maintainer"
+    (user,) = team.users(ctx)
+    assert (user.name, user.role, user.active) == ("alice", UserRole.MAINTAINER, True)
+    assert "alice joined as maintainer" in queries.describe(change.event)
+    again = lifecycle.move(ctx, "churn", "build")
+    assert "joined" not in again.event.data
+
+
+def test_with_open_join_off_only_added_people_act(crew: Context) -> None:
+    team.set_setting(crew, "open_join", "false")
+    lifecycle.add_model(crew, "churn", owner="bob")
+    zed = as_(crew, "zed")
+    denied(zed, lifecycle.move, zed, "churn", "build", match="open_join is off")
+    assert "zed" not in {u.name for u in team.users(crew)}
+    team.set_setting(crew, "open_join", "true")
+    lifecycle.move(zed, "churn", "build")
+    assert "zed" in {u.name for u in team.users(crew)}
+
+
+def test_viewers_read_but_never_change(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="bob")
+    vera = as_(crew, "vera")
+    assert [m.name for m in queries.models(vera)] == ["churn"]
+    denied(vera, lifecycle.move, vera, "churn", "build", match="viewers read only")
+    denied(vera, lifecycle.add_model, vera, "x", owner="vera", match="viewers read only")
+    assert queries.model(crew, "churn").stage == Stage.PLAN
+
+
+def test_members_move_build_and_test_any_model(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="mia")
+    bob = as_(crew, "bob")
+    lifecycle.move(bob, "churn", "build")
+    builds.record(bob, "churn", commit="a" * 40, image="r/churn:1")
+    assert lifecycle.move(bob, "churn", "test").model.stage == Stage.TEST
+    team.authorize(bob, "test", queries.model(crew, "churn"))
+
+
+def test_forcing_a_move_needs_the_owner_backup_or_a_maintainer(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="mia")
+    lifecycle.add_model(crew, "mine", owner="bob")
+    bob = as_(crew, "bob")
+    denied(
+        bob,
+        lifecycle.move,
+        bob,
+        "churn",
+        "deploy",
+        force=True,
+        note="hotfix",
+        match="owner or backup, or a maintainer",
+    )
+    assert lifecycle.move(bob, "mine", "deploy", force=True, note="hotfix").event.data["forced"]
+    lifecycle.set_role(crew, "churn", "bob", role="backup")
+    assert lifecycle.move(bob, "churn", "deploy", force=True, note="hotfix").model.stage == "deploy"
+    mia = as_(crew, "mia")
+    assert lifecycle.move(mia, "mine", "plan", note="back").model.stage == "plan"
+
+
+def test_deploy_and_rollback_need_someone_responsible(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="mia")
+    bob = as_(crew, "bob")
+    model = queries.model(crew, "churn")
+    for action in ("deploy", "rollback"):
+        denied(bob, team.authorize, bob, action, model, match="owner or backup")
+        team.authorize(as_(crew, "mia"), action, model)  # the owner
+        team.authorize(crew, action, model)  # an admin
+    lifecycle.set_role(crew, "churn", "bob", role="backup")
+    team.authorize(bob, "deploy", queries.model(crew, "churn"))
+
+
+def test_owners_of_models_in_deploy_or_monitor_change_only_by_those_responsible(
+    crew: Context,
+) -> None:
+    lifecycle.add_model(crew, "early", owner="mia")
+    lifecycle.add_model(crew, "live", owner="mia")
+    lifecycle.move(crew, "live", "deploy", force=True, note="seed")
+    bob = as_(crew, "bob")
+    assert lifecycle.set_role(bob, "early", "bob").model.owner == "bob"  # plan: anyone known
+    denied(bob, lifecycle.set_role, bob, "live", "bob", match="owner or backup")
+    assert lifecycle.set_role(bob, "live", "carol", role="oncall").model.oncall == "carol"
+    assert lifecycle.set_role(as_(crew, "mia"), "live", "bob").model.owner == "bob"
+
+
+def test_deactivated_people_cannot_act_and_cannot_be_given_models(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="bob")
+    team.deactivate(crew, "bob")
+    bob = as_(crew, "bob")
+    denied(bob, lifecycle.move, bob, "churn", "build", match="bob was deactivated")
+    with pytest.raises(InvalidInput, match="deactivated"):
+        lifecycle.set_role(crew, "churn", "bob", role="oncall")
+    assert team.orphaned(crew) == {"bob"}
+    team.reactivate(crew, "bob")
+    lifecycle.move(bob, "churn", "build")
+
+
+def test_people_and_settings_are_managed_by_admins(ctx: Context) -> None:
+    # A new team: a maintainer (alice joined) names the first admin.
+    team.add_user(ctx, "boss", role="admin")
+    denied(ctx, team.add_user, ctx, "eve", match="it needs an admin")
+    denied(ctx, team.set_setting, ctx, "open_join", "false", match="it needs an admin")
+    boss = as_(ctx, "boss")
+    team.set_role(boss, "alice", "member")
+    assert team.user(ctx, "alice").role == UserRole.MEMBER
+    with pytest.raises(InvalidInput, match="last admin"):
+        team.deactivate(boss, "boss")
+    with pytest.raises(InvalidInput, match="unknown role"):
+        team.add_user(boss, "eve", role="god")
+    with pytest.raises(InvalidInput, match="unknown setting"):
+        team.set_setting(boss, "colour", "red")
+    kinds = [e.kind for e in queries.history(ctx, limit=3)]
+    assert kinds[0] == "user.changed"
+
+
+def test_identity_database_takes_the_connection_role(ctx: Context) -> None:
+    if ctx.store.backend != "postgresql":
+        with pytest.raises(InvalidInput, match="needs PostgreSQL"):
+            team.set_setting(ctx, "identity", "database")
+        assert resolve_actor(ctx.store, "alice") == "alice"
+        return
+    team.set_setting(ctx, "identity", "database")
+    role = ctx.store.database_user()
+    assert resolve_actor(ctx.store, "someone-else") == role
+    spoofed = Context(ctx.store, resolve_actor(ctx.store, "ceo"))
+    lifecycle.add_model(spoofed, "churn", owner="bob")
+    assert queries.history(ctx, limit=1)[0].actor == role
+
+
+def test_changes_since_the_owner_last_looked(ctx: Context) -> None:
+    lifecycle.add_model(ctx, "churn", owner="bob")
+    lifecycle.move(ctx, "churn", "build")
+    model, seen, events = team.changes_since_owner_looked(ctx, "churn")
+    assert seen is None and len(events) == 2  # bob never looked: everything is new to him
+    team.looked(ctx, model)  # alice looking does not count
+    assert team.changes_since_owner_looked(ctx, "churn")[1] is None
+    team.looked(as_(ctx, "bob"), model)
+    lifecycle.move(ctx, "churn", "plan", note="wrong data")
+    lifecycle.set_role(ctx, "churn", "carol", role="backup")
+    _, seen, events = team.changes_since_owner_looked(ctx, "churn")
+    assert seen is not None
+    assert [e.kind for e in events] == ["owner.set", "stage.moved"]

@@ -1,0 +1,192 @@
+"""The team in the TUI, driven from the keyboard on the demo team: the inbox (tick the
+checklist, accept, decline), handing over from the board and the detail screen, the
+on-call review, orphan flags, changes since the owner last looked."""
+
+from __future__ import annotations
+
+from mlops_tui.domain import HandoffStatus
+from mlops_tui.services import handoffs, queries, team
+from mlops_tui.services.context import Context
+from mlops_tui.store import open_store
+from mlops_tui.tui.screens.detail import DetailScreen
+from mlops_tui.tui.screens.handoff import HandoffScreen
+from mlops_tui.tui.screens.inbox import InboxScreen
+from mlops_tui.tui.screens.oncall import OncallScreen
+from mlops_tui.tui.widgets.board.card import ModelCard
+from tests.tui.helpers import NOW, async_test, loaded, make_app, text_of, wait_for
+
+
+def offer_to_tester(db: str, name: str | None = None) -> tuple[int, str]:
+    """amara (the demo's admin) offers tester a model (`name`, or one with no handoff)."""
+    with open_store(db) as store:
+        lead = Context(store, "amara", clock=lambda: NOW)
+        if store.get_user("tester") is None:
+            team.add_user(lead, "tester", role="maintainer")
+        model = next(
+            m
+            for m in store.list_models()
+            if (name is None or m.name == name)
+            and not store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)
+        )
+        h = handoffs.request(lead, model.name, to="tester", note="please take it")
+        return h.id, model.name
+
+
+def owner_of(db: str, name: str) -> str:
+    with open_store(db) as store:
+        return store.get_model(name).owner
+
+
+@async_test
+async def test_accepting_a_handoff_from_the_inbox_after_ticking_its_checklist(demo_db):
+    handoff_id, name = offer_to_tester(demo_db)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, InboxScreen)
+        await wait_for(pilot, lambda: [h.id for h in screen.handoffs] == [handoff_id])
+        await pilot.press("a")  # nothing ticked yet: refused, named
+        await wait_for(pilot, lambda: any("not ticked" in n.message for n in app._notifications))
+        assert owner_of(demo_db, name) != "tester"
+        await pilot.press("tab")  # to the checklist
+        for _ in range(5):
+            await pilot.press("space", "down")
+        await wait_for(
+            pilot,
+            lambda: screen.handoffs and not screen.handoffs[0].unticked,
+            timeout=5,
+        )
+        await pilot.press("shift+tab", "a")
+        await wait_for(pilot, lambda: owner_of(demo_db, name) == "tester", timeout=5)
+        await wait_for(pilot, lambda: screen.handoffs == [])
+    with open_store(demo_db) as store:
+        last = queries.history(Context(store, "x"), model=name, limit=1)[0]
+        assert (last.kind, last.actor, last.data["handoff"]) == ("owner.set", "tester", handoff_id)
+
+
+@async_test
+async def test_declining_needs_a_note_and_keeps_the_owner(demo_db):
+    handoff_id, name = offer_to_tester(demo_db)
+    before = owner_of(demo_db, name)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.handoffs) == 1)
+        await pilot.press("x", *"not my area", "enter")
+        await wait_for(pilot, lambda: screen.handoffs == [])
+    with open_store(demo_db) as store:
+        h = store.get_handoff(handoff_id)
+        assert (h.status, h.reply) == (HandoffStatus.DECLINED, "not my area")
+    assert owner_of(demo_db, name) == before
+
+
+@async_test
+async def test_handing_over_from_the_board_with_the_keyboard(demo_db):
+    with open_store(demo_db) as store:
+        team.add_user(Context(store, "amara", clock=lambda: NOW), "tester", role="maintainer")
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        card = app.screen.focused
+        assert isinstance(card, ModelCard)
+        name, owner = card.model.name, card.model.owner
+        await pilot.press("H")
+        dialog = app.screen
+        assert isinstance(dialog, HandoffScreen)
+        await wait_for(pilot, lambda: dialog.query_one("#people").option_count > 0)
+        options = dialog.query_one("#people")
+        target = next(
+            i for i in range(options.option_count) if options.get_option_at_index(i).id == "hana"
+        )
+        for _ in range(target):
+            await pilot.press("down")
+        await pilot.press("tab", *"runbook in the wiki", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HandoffScreen))
+    with open_store(demo_db) as store:
+        (h,) = store.list_handoffs(model=name, status=HandoffStatus.PENDING)
+        assert (h.from_user, h.to_user, h.note, h.created_by) == (
+            owner,
+            "hana",
+            "runbook in the wiki",
+            "tester",
+        )
+        assert store.get_model(name).owner == owner  # only acceptance moves it
+
+
+@async_test
+async def test_detail_shows_pending_handoffs_and_changes_since_the_owner_looked(demo_db):
+    with open_store(demo_db) as store:
+        left = team.orphaned(Context(store, "x"))
+        model = next(m for m in store.list_models() if m.owner not in left)
+        name = model.name
+        team.looked(Context(store, model.owner, clock=lambda: NOW), model)
+    handoff_id, offered = offer_to_tester(demo_db, name)
+    assert offered == name
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await loaded(pilot)
+        app.open_model(name)
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        await wait_for(pilot, lambda: screen.model is not None)
+        panel = screen.query_one("#handoffs")
+        await wait_for(pilot, lambda: f"#{handoff_id}" in text_of(panel))
+        assert "→ tester" in text_of(panel)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "since" in text_of(app.screen.query_one("#changes-summary")))
+        summary = text_of(app.screen.query_one("#changes-summary"))
+        assert f"{model.owner} last looked" in summary
+        await pilot.press("escape")
+        await pilot.press("h")
+        assert isinstance(app.screen, HandoffScreen)
+
+
+@async_test
+async def test_oncall_review_and_orphan_flags(demo_db):
+    with open_store(demo_db) as store:
+        ctx = Context(store, "x")
+        left = team.orphaned(ctx)
+        orphaned = sorted(m.name for m in store.list_models() if m.owner in left)
+        production = [m.name for m in store.list_models() if m.production_version is not None]
+    assert orphaned, "the demo has a leaver whose models are orphaned"
+    app = make_app(demo_db)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        cards = {c.model.name: c for c in app.screen.query(ModelCard)}
+        assert "orphaned" in text_of(cards[orphaned[0]])
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, OncallScreen)
+        await wait_for(pilot, lambda: len(screen.rows) == len(production))
+        urgencies = [r.urgency for r in screen.rows]
+        assert urgencies == sorted(urgencies, reverse=True)
+        first = screen.rows[0]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.model_name == first.model.name
+
+
+@async_test
+async def test_acknowledging_an_alert_from_the_oncall_review(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, OncallScreen)
+        await wait_for(pilot, lambda: bool(screen.rows))
+        first = screen.rows[0]
+        assert first.unacked, "the demo's most urgent model has an open alert"
+        alert = first.unacked[0]
+        await pilot.press("a", *"on it", "enter")
+        with open_store(demo_db) as store:
+            await wait_for(
+                pilot, lambda: str(store.get_alert(alert.id).status) == "acknowledged", timeout=5
+            )
+            acked = store.get_alert(alert.id)
+        assert (acked.acked_by, acked.note) == ("tester", "on it")
+        await wait_for(pilot, lambda: not screen.rows[0].unacked)
