@@ -114,9 +114,9 @@ class MlopsApp(App[None]):
         finally:
             self._poll_gate.release()
 
-    def _from_thread(self, callback: Callable[..., object], *args: object) -> None:
+    def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
         with contextlib.suppress(RuntimeError):  # the app is shutting down
-            self.call_from_thread(callback, *args)
+            self.call_from_thread(callback, *args, **kw)
 
     def _loaded(self, snapshot: Snapshot | None) -> None:
         self.set_problem(None)
