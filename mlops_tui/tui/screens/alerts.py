@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from mlops_tui.domain import Alert, AlertStatus, Health, MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import Alert, AlertStatus, Health, Model
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.colors import HEALTH_COLORS, HEALTH_MARKS
 from mlops_tui.tui.screens.base import MlopsScreen
@@ -78,16 +77,8 @@ class AlertsScreen(MlopsScreen):
             return None
         return next((m for m in snapshot.models if m.name == alert.model), None)
 
-    @work(thread=True, exclusive=True, group="alerts")
     def load(self) -> None:
-        try:
-            alerts = self.mlops.backend.alerts()
-        except StoreUnavailable as exc:
-            self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
-        except MlopsError as exc:
-            self.mlops.call_from_thread(self.mlops.show_error, exc)
-        else:
-            self.mlops.call_from_thread(self._show, alerts)
+        self.fetch(self.mlops.backend.alerts, self._show, "alerts")
 
     def _show(self, alerts: list[Alert]) -> None:
         table = self.query_one(DataTable)

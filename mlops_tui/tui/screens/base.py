@@ -3,20 +3,23 @@ its subscription to the app's data, so a new screen only composes its body."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from mlops_tui.domain import Model
+from mlops_tui.domain import MlopsError, Model, StoreUnavailable
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.widgets.shell.banner import Banner
 from mlops_tui.tui.widgets.shell.views import ViewBar
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
+
+T = TypeVar("T")
 
 
 class MlopsScreen(Screen[None]):
@@ -57,3 +60,20 @@ class MlopsScreen(Screen[None]):
     def selected_model(self) -> Model | None:
         """The model the user has selected here, for `m` and the command palette."""
         return None
+
+    def fetch(self, read: Callable[[], T], show: Callable[[T], None], group: str) -> None:
+        """Read off the UI thread, then show on it. An unreachable database becomes the
+        banner and any other refusal a notification: never a traceback. A newer fetch of the
+        same group replaces one still running, so a burst of changes reads once."""
+
+        def job() -> None:
+            try:
+                result = read()
+            except StoreUnavailable as exc:
+                self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
+            except MlopsError as exc:
+                self.mlops.call_from_thread(self.mlops.show_error, exc)
+            else:
+                self.mlops.call_from_thread(show, result)
+
+        self.run_worker(job, thread=True, exclusive=True, group=group)

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, SelectionList, Static
 
-from mlops_tui.domain import MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import MlopsError, Model
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.screens.approvals import ApprovalsSection
 from mlops_tui.tui.screens.base import MlopsScreen
@@ -66,16 +66,8 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         self.load()
         self.load_approvals()  # issue 8
 
-    @work(thread=True, exclusive=True, group="inbox")
     def load(self) -> None:
-        try:
-            handoffs = self.mlops.backend.inbox()
-        except StoreUnavailable as exc:
-            self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
-        except MlopsError as exc:
-            self.mlops.call_from_thread(self.mlops.show_error, exc)
-        else:
-            self.mlops.call_from_thread(self._show, handoffs)
+        self.fetch(self.mlops.backend.inbox, self._show, "inbox")
 
     def _show(self, handoffs: list) -> None:
         if not self.is_attached:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from mlops_tui.domain import Health, MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import Health, Model
 from mlops_tui.timefmt import ago
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.colors import HEALTH_COLORS, health_text
@@ -65,16 +65,8 @@ class OncallScreen(MlopsScreen):
     async def show_snapshot(self, snapshot: Snapshot) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="oncall")
     def load(self) -> None:
-        try:
-            rows = self.mlops.backend.oncall()
-        except StoreUnavailable as exc:
-            self.mlops.call_from_thread(self.mlops.set_problem, exc.message)
-        except MlopsError as exc:
-            self.mlops.call_from_thread(self.mlops.show_error, exc)
-        else:
-            self.mlops.call_from_thread(self._show, rows)
+        self.fetch(self.mlops.backend.oncall, self._show, "oncall")
 
     def _show(self, rows: list) -> None:
         if not self.is_attached:
