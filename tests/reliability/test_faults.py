@@ -23,7 +23,7 @@ from mlops_tui.services import lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 from tests.loop_model import serving  # noqa: F401 - a fixture: a model that really serves
-from tests.reliability.conftest import remount
+from tests.reliability.conftest import _unavailable, remount
 from tests.reliability.helpers import (
     assert_state_is_the_replayed_history,
     mlops,
@@ -180,7 +180,7 @@ def test_a_database_on_a_read_only_filesystem(small_fs: Path) -> None:
 def test_an_immutable_database_file(tmp_path: Path) -> None:
     db, held, plan = _seeded_file(tmp_path)
     if subprocess.run(["chattr", "+i", db], capture_output=True, check=False).returncode:
-        pytest.skip("chattr +i is not supported on this filesystem")
+        _unavailable("chattr +i is not supported on this filesystem")
     try:
         _refused_cleanly(db, plan, "read-only")
     finally:
