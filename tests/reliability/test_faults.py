@@ -16,8 +16,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from mlops_tui.domain import Stage
 from mlops_tui.services import lifecycle, queries, transfer
 from mlops_tui.services.context import Context
