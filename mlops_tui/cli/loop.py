@@ -186,9 +186,9 @@ def _check_round(ctx, name: str | None) -> tuple[list[str], bool]:  # type: igno
     """One round of checks: a line per model (a model that cannot be checked says why and
     the others go on), and whether one is critical."""
     from mlops_tui.domain import Health, MlopsError
-    from mlops_tui.services import monitoring
+    from mlops_tui.services import monitoring, queries
 
-    models = [ctx.store.get_model(name)] if name is not None else monitoring.production_models(ctx)
+    models = [queries.model(ctx, name)] if name is not None else monitoring.production_models(ctx)
     lines, critical = [], False
     for m in models:
         try:

@@ -72,13 +72,7 @@ def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JS
 
     with session() as ctx:
         user = team.user(ctx, name)
-        models = ctx.store.list_models()
-    held = [
-        (m.name, r)
-        for m in models
-        for r in ("owner", "backup", "oncall")
-        if getattr(m, r) == user.name
-    ]
+        held = team.holdings(ctx, user.name)
     if as_json:
         output.emit_json(
             {**output.record(user), "holds": [{"model": m, "role": r} for m, r in held]}

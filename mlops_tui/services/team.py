@@ -157,6 +157,17 @@ def user(ctx: Context, name: str) -> User:
     return found
 
 
+def holdings(ctx: Context, name: str) -> list[tuple[str, str]]:
+    """(model, role) for every model this person owns, backs up or is on call for: what a
+    hand-over must cover when they leave."""
+    return [
+        (m.name, str(role))
+        for m in ctx.store.list_models()
+        for role in Role
+        if m.holder(role) == name
+    ]
+
+
 def add_user(
     ctx: Context, name: str, *, email: str | None = None, role: UserRole | str = "maintainer"
 ) -> User:

@@ -168,7 +168,7 @@ class Backend:
         from mlops_tui.services import deploys
 
         def plan() -> str:
-            deploys.deployable(self.ctx.store.get_model(name))
+            deploys.deployable(queries.model(self.ctx, name))
             return deploys.describe_target(self.ctx, name)
 
         return self._call(plan)
