@@ -7,7 +7,7 @@ import typer
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session
 
-app = typer.Typer(help="Add models and look them up.", no_args_is_help=True)
+app = typer.Typer(help="Add models, change their details and look them up.", no_args_is_help=True)
 
 
 @app.command("add")
