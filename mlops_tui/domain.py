@@ -7,6 +7,7 @@ message is one line a person can act on.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -600,19 +601,132 @@ class Attempt:
     model: str | None = None  # the event's model, read with the attempt
 
 
-_URL_RE = re.compile(r"https?://[^\s/?#@]+(:\d{1,5})?([/?#][^\s]*)?", re.IGNORECASE)
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+# host[:port] or [IPv6][:port]: what urlsplit leaves unchecked (`[::1]x`, `a b`, `-oX`).
+_HOSTPORT_RE = re.compile(rf"(?:\[[0-9A-Fa-f:.]+\]|{_HOST_RE.pattern})(?::[0-9]*)?")
 _ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
+def has_control(text: str) -> bool:
+    """Whether `text` holds anything of Unicode's category C: controls (newline, tab, ESC,
+    DEL, NUL), format characters (bidi overrides, zero-width), surrogates, private use and
+    unassigned code points, all of which can hide what a value really says."""
+    return any(unicodedata.category(c)[0] == "C" for c in text)
+
+
 def validate_webhook_url(url: str) -> str:
-    """Only http(s) to a host: a file:// or ftp:// URL would read or reach what it must not."""
-    url = (url or "").strip()
-    if len(url) > 2000 or not _URL_RE.fullmatch(url) or _CONTROL_RE.search(url):
-        raise InvalidInput(
-            f"invalid webhook URL {url[:80]!r}: use http://host[:port]/path or https://…"
-        )
+    """Only http(s) to a named host and a real port, without credentials: a file:// or
+    ftp:// URL would read or reach what it must not, a bad port would only fail at each
+    delivery, and a password would sit in the history for everyone to read. ASCII only, as
+    urllib sends it (a host in punycode, a path %-encoded)."""
+    from urllib.parse import urlsplit  # not at the top: `mlops status` never needs it
+
+    raw = url if isinstance(url, str) else ""
+    url = raw.strip()
+
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput(f"invalid webhook URL {url[:80]!r}: {why}")
+
+    if has_control(raw):
+        raise bad("it contains control characters")
+    if not url.isascii() or any(c.isspace() for c in url) or len(url) > 2000:
+        raise bad("use http://host[:port]/path or https://… (ASCII, no spaces, %-encoded)")
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:  # a port that is not a number up to 65535, or a bad [IPv6] address
+        raise bad(
+            "its port must be a number from 1 to 65535 (an IPv6 host in [brackets])"
+        ) from None
+    if scheme not in ("http", "https"):
+        raise bad("use http://host[:port]/path or https://…")
+    if "@" in parts.netloc:
+        raise bad("no user or password in it: sign deliveries with --secret-env instead")
+    if not host or not _HOSTPORT_RE.fullmatch(parts.netloc) or len(host) > 253:
+        raise bad("it needs a host name or address, e.g. http://chat.example.com/hook")
+    if port == 0:
+        raise bad("its port must be a number from 1 to 65535")
     return url
+
+
+_REPO_SCHEMES = ("file", "ssh", "http", "https")
+# A transport Git would run instead of reading a path: `scheme://…` or `transport::address`.
+_REPO_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)(://|::)")
+# Git's scp-like syntax `user@host:path`: an @ and then a colon, before any slash.
+_SCP_RE = re.compile(r"([^/:]*)@([^/:]*):(.*)", re.DOTALL)
+MAX_REPO = 1024
+
+
+def validate_repo(value: str | None) -> str | None:
+    """A model's repository as given to `--repo` (None or blank: none), before Git sees it.
+
+    A local path, `file://`, `ssh://`, `http(s)://` or `git@host:path`. Git runs other
+    transports (`ext::sh -c …` runs a command), reads a leading `-` as an option, and a
+    control character would rewrite the terminal wherever the repo is shown; a password in
+    a URL would sit in the history for everyone to read.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or has_control(value):
+        raise InvalidInput(
+            f"repo {str(value)[:80]!r} contains control characters; use a plain path or URL"
+        )
+    value = value.strip()
+    if not value:
+        return None
+    shown = repr(value[:80]) + ("…" if len(value) > 80 else "")
+    if len(value) > MAX_REPO:
+        raise InvalidInput(f"repo {shown} is too long ({len(value):,} characters; at most 1,024)")
+    if value.startswith("-"):
+        raise InvalidInput(f"invalid repo {shown}: it starts with '-' (Git would read an option)")
+    if m := _REPO_SCHEME_RE.match(value):
+        scheme = m.group(1).lower()
+        if m.group(2) == "::" or scheme not in _REPO_SCHEMES:
+            raise InvalidInput(
+                f"invalid repo {shown}: use a local path, file://, ssh://, https://, http:// "
+                "or git@host:path"
+            )
+        _repo_url(value, scheme, shown)
+    elif (m := _SCP_RE.match(value)) and not (
+        m.group(1) == "git"
+        and _HOST_RE.fullmatch(m.group(2))
+        and m.group(3)
+        and not m.group(3).startswith("-")
+    ):
+        raise InvalidInput(
+            f"invalid repo {shown}: use git@host:path, or ssh://user@host/path for another user"
+        )
+    return value
+
+
+def _repo_url(value: str, scheme: str, shown: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number up to 65535, or a bad [IPv6] address
+        raise InvalidInput(
+            f"invalid repo {shown}: its port must be a number from 1 to 65535 "
+            "(an IPv6 host in [brackets])"
+        ) from None
+    if scheme == "file":
+        if not parts.path.strip("/") or parts.netloc not in ("", "localhost"):
+            raise InvalidInput(f"invalid repo {shown}: use file:///absolute/path")
+        return
+    if parts.password is not None:
+        raise InvalidInput(
+            f"invalid repo {shown}: no password in it (use an SSH key or a credential helper)"
+        )
+    user, _, hostport = parts.netloc.rpartition("@")
+    if user.startswith("-") or not host or not _HOSTPORT_RE.fullmatch(hostport):
+        raise InvalidInput(f"invalid repo {shown}: it needs a host, e.g. {scheme}://host/path")
+    if port == 0:
+        raise InvalidInput(f"invalid repo {shown}: its port must be a number from 1 to 65535")
+    if not parts.path.strip("/"):
+        raise InvalidInput(f"invalid repo {shown}: use {scheme}://host[:port]/path")
 
 
 def validate_env_name(name: str) -> str:

@@ -8,8 +8,10 @@ file, the key and the reason rather than silently ignored.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,9 @@ from mlops_tui.domain import InvalidInput
 FILENAME = "mlops.toml"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Durations are added to the clock (when a check goes stale, a deadline): past a century
+# that addition overflows datetime somewhere, so refuse it here with the key's name.
+MAX_DURATION = 100 * 365 * 86400.0
 
 
 def parse_duration(value: str, where: str) -> float:
@@ -31,6 +36,8 @@ def parse_duration(value: str, where: str) -> float:
     # A negative, zero, NaN or infinite timeout would fire at once or never.
     if not (math.isfinite(seconds) and seconds > 0):
         raise ConfigError(where, f"{value!r} must be a duration above zero (30s, 5m, 24h, 7d)")
+    if seconds > MAX_DURATION:
+        raise ConfigError(where, f"{value!r} is too long (at most 36500d)")
     return seconds
 
 
@@ -115,10 +122,17 @@ def _port(v: Any, where: str) -> int:
 
 
 def _path(v: Any, where: str) -> str:
+    """A path inside the repository, in the one spelling Git's tree lookups know: `./`,
+    `sub/` and `./Dockerfile` mean `.`, `sub` and `Dockerfile`. `..` is refused even where it
+    would come back inside (`a/../b`): `a` may be a symlink leading anywhere."""
     s = _str(v, where)
+    if any(unicodedata.category(c).startswith("C") for c in s):
+        raise ConfigError(where, f"{s[:80]!r} contains control characters")
     if s.startswith("/") or ".." in s.replace("\\", "/").split("/"):
-        raise ConfigError(where, "must be a path inside the repository (no leading / or ..)")
-    return s
+        raise ConfigError(
+            where, f"{s[:80]!r} must be a path inside the repository (no leading / or ..)"
+        )
+    return posixpath.normpath(s)
 
 
 def _url_path(v: Any, where: str) -> str:

@@ -9,20 +9,31 @@ from mlops_tui.domain import InvalidInput
 
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)(?:\s+ago)?")
+# A date this close to datetime's own limits would overflow later, when it is shown in the
+# local time zone (offsets are under a day) or a span is added to it: keep two days clear.
+_MARGIN = timedelta(days=2)
+EARLIEST = datetime.min.replace(tzinfo=UTC) + _MARGIN
+LATEST = datetime.max.replace(tzinfo=UTC) - _MARGIN
 
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """An ISO date or date-time (local time unless it has an offset), `today`, `yesterday`,
     or a span back from now such as `90m`, `12h`, `7d`, `2w`."""
     try:
-        return _parse_when(text, now or datetime.now(UTC))
+        when = _parse_when(text, now or datetime.now(UTC))
     except OverflowError:  # `999999w`, or year 1 with a positive offset
+        when = None
+    if when is None or not EARLIEST <= when <= LATEST:
         raise InvalidInput(
-            f"the date {text!r} is too far in the past or future to compare with"
-        ) from None
+            f"the date {text!r} is too far in the past or future: use one from "
+            f"{EARLIEST.date()} to {LATEST.date()} (UTC)"
+        )
+    return when
 
 
-def _parse_when(text: str, now: datetime) -> datetime:
+def _parse_when(text: str, now: datetime) -> datetime | None:
+    """The time `text` names, in UTC; None when it lies too near datetime's limits to be
+    converted from local time (the platform's conversion fails there with ValueError)."""
     value = text.strip().lower()
     if value in ("now",):
         return now
@@ -41,6 +52,8 @@ def _parse_when(text: str, now: datetime) -> datetime:
     if isinstance(parsed, date) and not isinstance(parsed, datetime):  # pragma: no cover
         parsed = datetime.combine(parsed, time())
     if parsed.tzinfo is None:
+        if not EARLIEST.replace(tzinfo=None) <= parsed <= LATEST.replace(tzinfo=None):
+            return None
         parsed = parsed.astimezone()  # the user's local time
     return parsed.astimezone(UTC)
 
@@ -65,4 +78,6 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 def local(dt: datetime) -> str:
-    return dt.astimezone().strftime("%Y-%m-%d %H:%M")
+    """`2026-05-01 14:30` in local time; isoformat pads the year, where strftime shows year 1
+    as `1-01-03` on glibc."""
+    return dt.astimezone().isoformat(" ", "minutes")[:16]

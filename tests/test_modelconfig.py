@@ -75,6 +75,40 @@ def test_mistakes_name_the_file_key_and_reason(text: str, where: str, reason: st
         modelconfig.parse(text)
 
 
+@pytest.mark.parametrize(
+    ("key", "given", "read"),
+    [
+        ("context", "./", "."),
+        ("context", ".//", "."),
+        ("context", "sub/", "sub"),
+        ("context", "./sub//deep/.", "sub/deep"),
+        ("dockerfile", "./Dockerfile", "Dockerfile"),
+        ("dockerfile", "docker//Dockerfile", "docker/Dockerfile"),
+    ],
+)
+def test_paths_are_read_in_one_spelling(key: str, given: str, read: str) -> None:
+    assert getattr(modelconfig.parse(f'[build]\n{key} = "{given}"\n'), key) == read
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("context", "..", "must be a path inside the repository"),
+        ("context", "../", "must be a path inside the repository"),
+        ("context", "sub/../..", "must be a path inside the repository"),
+        ("context", "a/../b", "must be a path inside the repository"),
+        ("context", "/srv/model", "must be a path inside the repository"),
+        ("context", "//srv", "must be a path inside the repository"),
+        ("dockerfile", "..\\\\Dockerfile", "must be a path inside the repository"),
+        ("dockerfile", "Docker\\nfile", "contains control characters"),
+        ("dockerfile", "Docker\\u202efile", "contains control characters"),
+    ],
+)
+def test_escaping_paths_are_config_errors(key: str, value: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^mlops.toml: \[build\]\.{key}: .*{reason}"):
+        modelconfig.parse(f'[build]\n{key} = "{value}"\n')
+
+
 @given(st.text(max_size=300))
 def test_any_text_is_read_or_refused_cleanly(text: str) -> None:
     try:

@@ -4,6 +4,8 @@ Git's failures turned into one clear message each."""
 from __future__ import annotations
 
 import io
+import posixpath
+import tarfile
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +48,61 @@ def _reason(exc: GitCommandError) -> str:
     return lines[-1] if lines else "git failed"
 
 
+_MAX_HOPS = 40  # as the kernel's ELOOP: a longer chain of links is a loop
+
+
+def leads_outside(members: list[tarfile.TarInfo]) -> tuple[str, str] | None:
+    """The first (path, target) of a link in a tree that leads outside its root, resolved as
+    the kernel would once extracted: through the tree's other links too, since `d -> .` is
+    harmless alone but makes `x -> d/../etc` leave the tree, which a look at each target
+    alone would miss. A chain of links longer than the kernel follows counts as outside (it
+    cannot be checked); a path that is itself outside (`../x`) comes back with target ''."""
+    links: dict[str, str] = {}
+    for m in members:
+        name = m.name.removeprefix("./").rstrip("/")
+        if name.startswith("/") or ".." in name.split("/"):
+            return name, ""
+        if m.issym():
+            links[name] = m.linkname
+        elif m.islnk() and _resolve([], m.linkname, {}) is None:
+            return name, m.linkname
+    for name, target in links.items():
+        parent = name.rpartition("/")[0]
+        if _resolve(parent.split("/") if parent else [], target, links) is None:
+            return name, target
+    return None
+
+
+def _resolve(
+    base: list[str], target: str, links: dict[str, str], hops: list[int] | None = None
+) -> list[str] | None:
+    """Where `target`, read from the folder `base`, ends up: its path parts from the root,
+    or None when it leaves the root on the way or goes through too many links (a loop)."""
+    hops = hops if hops is not None else [0]
+    if target.startswith("/"):
+        return None
+    parts = list(base)
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(part)
+        link = links.get("/".join(parts))
+        if link is not None:
+            hops[0] += 1
+            if hops[0] > _MAX_HOPS:
+                return None
+            resolved = _resolve(parts[:-1], link, links, hops)
+            if resolved is None:
+                return None
+            parts = resolved
+    return parts
+
+
 class GitRepo:
     def __init__(self, path: str) -> None:
         if not path or "://" in path or path.startswith("git@"):
@@ -78,13 +135,36 @@ class GitRepo:
         return blob.data_stream.read() if blob.type == "blob" else None
 
     def archive(self, sha: str, subdir: str = ".") -> io.BytesIO:
-        """A tar of the committed tree at `sha` (below `subdir`): what a build may see."""
-        treeish = sha if subdir in (".", "") else f"{sha}:{subdir.strip('/')}"
+        """A tar of the committed tree at `sha` (below `subdir`): what a build or a test run
+        may see. Refused (InvalidInput) when a symlink in it leads outside it, so that
+        nothing outside the repository is read or written through a link, once extracted
+        or sent to Docker."""
+        subdir = posixpath.normpath(subdir.strip("/") or ".")
+        treeish = sha
+        if subdir != ".":
+            treeish = f"{sha}:{subdir}"
+            try:
+                kind = (self.repo.commit(sha).tree / subdir).type
+            except KeyError:
+                kind = None
+            if kind != "tree":
+                raise InvalidInput(f"{subdir!r} is not a folder at {sha[:12]}")
         out = io.BytesIO()
         try:
             self.repo.archive(out, treeish=treeish, format="tar")
         except GitCommandError as exc:
             raise GitError(f"cannot read {subdir!r} at {sha[:12]}: {_reason(exc)}") from None
+        out.seek(0)
+        with tarfile.open(fileobj=out) as tar:
+            bad = leads_outside(tar.getmembers())
+        if bad is not None:
+            where = "the repository" if subdir == "." else f"{subdir}/"
+            path = bad[0] if subdir == "." else f"{subdir}/{bad[0]}"
+            what = f"a symlink to {bad[1]!r} that leaves" if bad[1] else "a path outside"
+            raise InvalidInput(
+                f"{path!r} at {sha[:12]} is {what} {where}: commit the files themselves, "
+                "or a link that stays inside"
+            )
         out.seek(0)
         return out
 

@@ -90,7 +90,7 @@ def _show_at(
                 output.info(f"no models existed yet at {timefmt.local(when)}")
                 return
     if not as_json:
-        shown = when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        shown = when.astimezone().isoformat(" ", "seconds")[:19]  # the year padded, as 0110
         output.info(f"as it was at {shown}, replayed from the history")
     _print(rows, name, as_json, stage_filter, owner, at=when, left=left)
 
