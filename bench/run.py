@@ -7,6 +7,8 @@ For each backend (SQLite, and PostgreSQL when a server answers) and each size (1
   `mlops history NAME`, each run as a real process N times;
 - the single-process write rate: moves per second through the services, as `mlops move`
   and the TUI make them (one transaction each, gates checked);
+- the 8-writer write rate: the same moves from 8 OS processes at once, each on models of its
+  own, so they contend only for the database and the audit chain's serialisation;
 - on SQLite, the TUI: first paint of the models table, one filter keystroke (CPU) and peak
   memory (bench/tui_bench.py, each run in its own process).
 
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,26 +97,103 @@ def time_command(db: str, args: list[str], runs: int) -> list[float]:
     return samples
 
 
+def _move_each(ctx: Any, names: list[str]) -> None:
+    """One move of each model to its next stage, gates skipped with a note (no evidence is
+    recorded in a benchmark), each its own transaction as `mlops move` makes it."""
+    from mlops_tui.domain import Stage
+    from mlops_tui.services import lifecycle
+
+    gated = (Stage.TEST, Stage.DEPLOY, Stage.MONITOR)
+    for name in names:
+        target = ctx.store.get_model(name).stage.next()
+        force = target in gated
+        note = "bench: gate skipped" if force else None
+        lifecycle.move(ctx, name, target, note=note, force=force)
+
+
 def write_rate(db: str, moves: int, batches: int = 5) -> list[float]:
     """Moves per second in one process, per batch: each move is its own transaction with
     its event, its rule and gate checks, exactly as `mlops move` makes it."""
-    from mlops_tui.domain import Stage
-    from mlops_tui.services import lifecycle
     from mlops_tui.services.context import Context
 
-    gated = (Stage.TEST, Stage.DEPLOY, Stage.MONITOR)
     rates = []
     with open_store(db) as store:
         ctx = Context(store, "bench")
         names = [r.name for r in store.status_rows()][: max(moves // batches, 1)]
         for _ in range(batches):
             start = time.perf_counter()
-            for name in names:
-                target = store.get_model(name).stage.next()
-                force = target in gated
-                note = "bench: gate skipped" if force else None
-                lifecycle.move(ctx, name, target, note=note, force=force)
+            _move_each(ctx, names)
             rates.append(len(names) / (time.perf_counter() - start))
+    return rates
+
+
+WRITERS = 8
+BARRIER_TIMEOUT_S = 120  # a batch of a few hundred moves; far more means a writer is stuck
+
+
+def _writer(db: str, names: list[str], batches: int, start: Any, done: Any) -> None:
+    """One of the concurrent writers, in its own process: for each batch, wait for the
+    others, move each of its own models once, and say it is done."""
+    from mlops_tui.services.context import Context
+
+    try:
+        with open_store(db) as store:
+            ctx = Context(store, f"bench-{os.getpid()}")
+            for _ in range(batches):
+                start.wait(BARRIER_TIMEOUT_S)
+                _move_each(ctx, names)
+                done.wait(BARRIER_TIMEOUT_S)
+    except BaseException:
+        start.abort()  # the others and the parent stop waiting for this one at once
+        done.abort()
+        raise
+
+
+def concurrent_write_rate(
+    db: str, moves: int, batches: int = 5, writers: int = WRITERS
+) -> list[float]:
+    """Moves per second of `writers` OS processes together, per batch (`moves` in all, split
+    evenly): each writer moves models nobody else touches, so what they wait for is the
+    database's write lock (SQLite) or the audit chain's lock (PostgreSQL), not each other's
+    rows. A batch is timed from the moment all writers are ready to the moment the last one
+    is done; connecting and importing are not counted."""
+    import multiprocessing
+
+    mp = multiprocessing.get_context("spawn")  # real, separate interpreters, as users run
+    with open_store(db) as store:
+        names = [r.name for r in store.status_rows()]
+    per_writer = max(moves // writers, 1)
+    if len(names) < per_writer * writers:
+        raise SystemExit(f"the 8-writer rate needs {per_writer * writers} models")
+    start, done = mp.Barrier(writers + 1), mp.Barrier(writers + 1)
+    procs = [
+        mp.Process(
+            target=_writer,
+            args=(db, names[i * per_writer : (i + 1) * per_writer], batches, start, done),
+        )
+        for i in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    rates = []
+    try:
+        for _ in range(batches):
+            start.wait(BARRIER_TIMEOUT_S)
+            began = time.perf_counter()
+            done.wait(BARRIER_TIMEOUT_S)
+            rates.append(per_writer * writers / (time.perf_counter() - began))
+    except threading.BrokenBarrierError:
+        start.abort()
+        done.abort()
+        raise SystemExit(
+            "a concurrent writer failed or got stuck (see its traceback above)"
+        ) from None
+    finally:
+        for p in procs:
+            p.join(BARRIER_TIMEOUT_S)
+            if p.is_alive():
+                p.kill()
+                p.join(10)
     return rates
 
 
@@ -131,7 +211,11 @@ def tui_figures(db: str, models: int, runs: int) -> dict[str, list[float]]:
     return out
 
 
-UNITS = {"TUI peak memory": "MB", "single-process write rate": "moves/s"}
+UNITS = {
+    "TUI peak memory": "MB",
+    "single-process write rate": "moves/s",
+    "8-writer write rate": "moves/s",
+}
 
 
 def pg_server() -> str | None:
@@ -276,6 +360,8 @@ def main() -> None:
                     for figure, samples in tui_figures(db, size, tui_runs).items():
                         add(figure, backend, size, samples, UNITS.get(figure, "ms"))
                 add("single-process write rate", backend, size, write_rate(db, moves), "moves/s")
+                rate = concurrent_write_rate(db, moves)
+                add("8-writer write rate", backend, size, rate, "moves/s")
                 if backend == "postgresql":
                     drop_pg(server, schema)
     load_after = os.getloadavg()

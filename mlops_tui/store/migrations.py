@@ -6,6 +6,8 @@ earlier release is brought up to date in place.
 
 from __future__ import annotations
 
+GENESIS = "0" * 64  # domain.CHAIN_GENESIS: the previous hash of the first event
+
 SQLITE: dict[int, list[str]] = {
     1: [
         """
@@ -317,6 +319,33 @@ SQLITE: dict[int, list[str]] = {
         )
         """,
         "CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook, id)",
+    ],
+    # 6: the audit chain's anchor: the last event the tool appended (its id and hash) and
+    # how many it has appended, moved in the same transaction as each append. Its trigger
+    # lets it only move forward, one event at a time (from event 0, once, to anchor what an
+    # upgrade or an import finds), so deleting the newest events leaves it where it was and
+    # `mlops audit verify` sees what is missing. TeamSql._anchor_chain sets it for the
+    # events already there.
+    6: [
+        """
+        CREATE TABLE audit_anchor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            event INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            events INTEGER NOT NULL
+        )
+        """,
+        f"INSERT INTO audit_anchor (id, event, hash, events) VALUES (1, 0, '{GENESIS}', 0)",
+        """
+        CREATE TRIGGER audit_anchor_follows BEFORE UPDATE ON audit_anchor
+        WHEN NEW.id IS NOT OLD.id OR NEW.event <= OLD.event
+            OR (OLD.event <> 0 AND NEW.events <> OLD.events + 1)
+        BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves with an append'); END
+        """,
+        """
+        CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+        BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
+        """,
     ],
 }
 
@@ -641,11 +670,51 @@ POSTGRES: dict[int, list[str]] = {
         """,
         "CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook, id)",
     ],
+    # 6: the audit chain's anchor (see SQLITE[6]), and TRUNCATE refused on the history: it
+    # skips row triggers, so the table's owner could otherwise empty it in one statement.
+    6: [
+        """
+        CREATE TABLE audit_anchor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            event BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            events BIGINT NOT NULL
+        )
+        """,
+        f"INSERT INTO audit_anchor (id, event, hash, events) VALUES (1, 0, '{GENESIS}', 0)",
+        """
+        CREATE OR REPLACE FUNCTION mlops_anchor_follows() RETURNS trigger AS $$
+        BEGIN
+            IF NEW.id = OLD.id AND NEW.event > OLD.event
+                AND (OLD.event = 0 OR NEW.events = OLD.events + 1) THEN
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION 'the audit anchor only moves with an append';
+        END
+        $$ LANGUAGE plpgsql
+        """,
+        """
+        CREATE TRIGGER audit_anchor_follows BEFORE UPDATE ON audit_anchor
+        FOR EACH ROW EXECUTE FUNCTION mlops_anchor_follows()
+        """,
+        """
+        CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+        FOR EACH ROW EXECUTE FUNCTION mlops_append_only()
+        """,
+        """
+        CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+        FOR EACH STATEMENT EXECUTE FUNCTION mlops_append_only()
+        """,
+        """
+        CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor
+        FOR EACH STATEMENT EXECUTE FUNCTION mlops_append_only()
+        """,
+    ],
 }
 
 # Python run after a step's statements, in the same transaction: a store method's name,
 # called with the cursor (e.g. to fill a new column from existing rows).
-HOOKS: dict[int, str] = {4: "_backfill_chain"}
+HOOKS: dict[int, str] = {4: "_backfill_chain", 6: "_anchor_chain"}
 
 LATEST = max(SQLITE)
 assert max(POSTGRES) == LATEST, "both dialects must reach the same schema version"

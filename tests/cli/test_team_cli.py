@@ -1,4 +1,4 @@
-"""`mlops user`, `settings`, `handoff`, `oncall` and `audit verify` as a real process, on
+"""`mlops user`, `settings`, `handoff`, `oncall` and `audit` as a real process, on
 both backends: the forms people type, their output and their exit codes."""
 
 from __future__ import annotations
@@ -165,6 +165,40 @@ def test_audit_verify_catches_an_edited_event(db: str, tmp_path: Path) -> None:
     assert msg.startswith("mlops: audit chain broken at event #5 at ")
     assert "edited" in msg and "the 4 events before it are intact" in msg
     assert json.loads(run(db, "audit", "verify", "--json").stdout)["first_bad"]["id"] == 5
+
+
+def test_audit_head_is_a_witness_that_verify_expect_checks(db: str) -> None:
+    head = ok(db, "audit", "head")
+    assert head.count("\n") == 1 and head.startswith("7:") and len(head.strip()) == 2 + 64
+    as_json = json.loads(ok(db, "audit", "head", "--json"))
+    assert as_json["head"] == head.strip() and (as_json["event"], as_json["events"]) == (7, 7)
+    ok(db, "move", "churn", "build", MLOPS_USER="bob")
+    newer = ok(db, "audit", "head").strip()
+    for kept in (newer, head, head.split(":")[1], head.split(":")[1][:16]):
+        out = ok(db, "audit", "verify", "--expect", kept)
+        assert out.startswith("8 events, chain intact") and "through the witnessed head" in out
+    bad = fails(db, "audit", "verify", "--expect", "7:" + "ab" * 32, code=9)
+    assert bad.startswith("mlops: audit chain broken: event #7 is not the witnessed head")
+    assert "--expect takes what `mlops audit head` prints" in fails(
+        db, "audit", "verify", "--expect", "yesterday", code=2
+    )
+    if db.startswith("postgresql://"):
+        raw_execute(db, "ALTER TABLE events DISABLE TRIGGER events_append_only")
+    else:
+        raw_execute(db, "DROP TRIGGER events_no_delete")
+    raw_execute(db, "DELETE FROM events WHERE id > 5")
+    msg = fails(db, "audit", "verify", code=9)
+    assert msg == (
+        "mlops: audit chain broken: events #6 to #8 are missing: the newest events were deleted "
+        "(the 5 events before them are intact)"
+    )
+    assert json.loads(run(db, "audit", "verify", "--json").stdout)["first_bad"]["id"] == 6
+    assert "is not the last one the tool appended (#8)" in fails(db, "audit", "head", code=9)
+    assert "#6 to #8 are missing" in fails(db, "audit", "verify", "--expect", newer, code=9)
+    raw_execute(db, "DELETE FROM events")
+    assert fails(db, "audit", "verify", code=9) == (
+        "mlops: audit chain broken: events #1 to #8 are missing: every event was deleted"
+    )
 
 
 def test_identity_database_cannot_be_spoofed_with_mlops_user(db: str) -> None:

@@ -83,6 +83,12 @@ def test_the_tool_works_on_an_upgraded_database(old_db) -> None:
     if "No such command" not in audit.stderr:  # the audit chain (issue 6) is in this build
         assert audit.returncode == 0, audit.stderr
         assert "chain intact" in audit.stdout
+    head = mlops("audit", "head", db=db)
+    if "No such command" not in head.stderr:  # the chain's anchor is in this build
+        # The upgrade anchored the old history at its newest event; the move went on from it.
+        assert head.returncode == 0, head.stderr
+        assert head.stdout.startswith(f"{latest['id']}:")
+        assert mlops("audit", "verify", "--expect", head.stdout, db=db).returncode == 0
     with open_store(db) as store:
         ctx = Context(store, "x")
         assert queries.model(ctx, plan).stage is Stage.BUILD
