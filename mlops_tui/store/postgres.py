@@ -2,10 +2,17 @@
 
 The connection is re-opened on the next call after it breaks, so a long-running TUI or
 `check --watch` recovers by itself once the server is back.
+
+No writer waits forever behind another one that stalled inside its transaction (a process
+stopped in a debugger, a laptop closed over SSH): it gives up after LOCK_TIMEOUT_S with one
+line, as on SQLite, and the server ends the stalled session after
+IDLE_IN_TRANSACTION_TIMEOUT_S, which releases its locks.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +20,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
@@ -21,7 +29,28 @@ from mlops_tui.store import migrations
 from mlops_tui.store.sql import SqlStore
 
 CONNECT_TIMEOUT_S = 5
+#: How long a statement waits for a lock (a model's row, the audit chain's advisory lock)
+#: before the change is given up: SQLite's busy timeout, so both backends say "busy" alike.
+LOCK_TIMEOUT_S = 10
+#: How long the server keeps a session that sits idle inside a transaction before ending it,
+#: and with it the locks that keep everyone else out. Every transaction of ours runs its
+#: statements back to back (none waits for a person, the network or Docker), so a healthy
+#: one is never idle for more than a moment. Half a minute is far beyond any pause a loaded
+#: machine makes between two statements, and keeps a stalled writer from locking the team
+#: out for longer than that. A session idle outside a transaction (the TUI between two
+#: refreshes) is never ended: that is another setting, which we leave alone.
+IDLE_IN_TRANSACTION_TIMEOUT_S = 30
+#: Sent in the startup packet, so they cost no round trip (`mlops status` stays as fast).
+SESSION_OPTIONS = (
+    f"-c lock_timeout={LOCK_TIMEOUT_S}s "
+    f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S}s"
+)
 _MIGRATION_LOCK = 0x6D6C6F7073  # "mlops": one migrator at a time
+
+# psycopg logs what it ignores while cleaning up after Ctrl+C ("error ignored in rollback");
+# with no logging set up, Python would print that on stderr under the command's own line.
+# A NullHandler keeps it off the terminal; whoever configures logging still receives it.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 def describe(url: str) -> str:
@@ -34,6 +63,14 @@ def describe(url: str) -> str:
     host = info.get("host") or "localhost"
     port = f":{info['port']}" if info.get("port") else ""
     return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
+
+
+def session_options(url: str) -> str:
+    """SESSION_OPTIONS, then the URL's own `options` (or PGOPTIONS, which libpq would have
+    used): passing `options` replaces theirs, and the server applies the last of repeated
+    settings, so a search_path is kept and a DBA's own timeouts still win."""
+    own = conninfo_to_dict(url).get("options") or os.environ.get("PGOPTIONS", "")
+    return f"{SESSION_OPTIONS} {own}".strip()
 
 
 class PostgresStore(SqlStore):
@@ -54,6 +91,7 @@ class PostgresStore(SqlStore):
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="mlops-tui",
+                options=session_options(self.url),
             )
         except psycopg.ProgrammingError as exc:
             raise InvalidInput(f"invalid PostgreSQL URL: {_first_line(exc)}") from None
@@ -70,9 +108,34 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
         conn = self._connect()
+        outermost = conn.info.transaction_status == pq.TransactionStatus.IDLE
         try:
             with conn.transaction(), conn.cursor() as cur:
-                yield cur
+                try:
+                    yield cur
+                except BaseException:
+                    # Ctrl+C in the middle of a statement can leave the connection busy: its
+                    # rollback would fail ("another command is already in progress") and so
+                    # would the clean-up that follows, such as a relay giving its lease back.
+                    # Dropping it ends the transaction on the server; the next call reconnects.
+                    if conn.info.transaction_status == pq.TransactionStatus.ACTIVE:
+                        conn.close()
+                    raise
+        except pg_errors.LockNotAvailable:
+            raise StoreUnavailable(
+                f"cannot use the database {self.location}: it stayed locked by another "
+                f"writer for {LOCK_TIMEOUT_S} s; nothing was written, try again"
+            ) from None
+        except pg_errors.IdleInTransactionSessionTimeout:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self.location} ended this session because it stalled inside "
+                "its transaction: nothing was written, try again"
+            ) from None
+        except pg_errors.QueryCanceled as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self.location} cancelled the statement "
+                f"({_first_line(exc)}): nothing was written"
+            ) from None
         except (psycopg.OperationalError, pg_errors.AdminShutdown) as exc:
             raise StoreUnavailable(
                 f"lost the connection to PostgreSQL at {self.location}: {_first_line(exc)}"
@@ -81,11 +144,27 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable(f"PostgreSQL at {self.location} is read-only") from None
         except pg_errors.DiskFull:
             raise StoreUnavailable(f"PostgreSQL at {self.location} has no disk space") from None
+        except BaseException:
+            # The same Ctrl+C during BEGIN or COMMIT can leave a transaction open that nobody
+            # would end, and every later call would run inside it.
+            if outermost and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                conn.close()
+            raise
+
+    @contextmanager
+    def _stream(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A read whose rows go out at the reader's pace (`export | gzip | upload`, `audit
+        verify` hashing a long history): the session sits idle in it for as long as the
+        reader takes, which is no stall, and it holds no lock a writer waits for."""
+        with self._transaction() as cur:
+            cur.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+            yield cur
 
     def _read(self) -> Any:
         return self._transaction()
 
     def _write(self) -> Any:
+        self.grants.require()
         return self._transaction()
 
     _LOCK_MODEL = "SELECT name FROM models WHERE name = ? FOR UPDATE"
@@ -139,7 +218,7 @@ class PostgresStore(SqlStore):
         return int(row[0]) if row else 0
 
     def migrate(self) -> tuple[int, int]:
-        with self._write() as cur:
+        with self._transaction() as cur:  # the schema, not the team's data
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             before = self._schema_version_in(cur)
             if before > migrations.LATEST:

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 from mlops_tui.domain import MODEL_MOVED, ROLE_SET
-from mlops_tui.services import lifecycle, queries
+from mlops_tui.services import audit, lifecycle, queries
 from mlops_tui.services.context import Context
 from tests.reliability.helpers import assert_state_is_the_replayed_history, worker
 
@@ -70,6 +70,8 @@ def test_eight_processes_lose_nothing_and_double_nothing(db_url: str, ctx: Conte
     assert len(landed_ids) > WORKERS * CHANGES // 2
     assert_state_is_the_replayed_history(ctx)
     assert_each_change_saw_the_one_before(events.values())
+    verdict = audit.verify(ctx)  # one line, anchored at its newest event, under contention
+    assert verdict.intact and verdict.events == len(before) + len(landed_ids)
 
 
 def assert_each_change_saw_the_one_before(events) -> None:

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from mlops_tui.domain import Stage
-from mlops_tui.services import lifecycle, queries, transfer
+from mlops_tui.services import audit, lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 from tests.loop_model import serving  # noqa: F401 - a fixture: a model that really serves
@@ -70,8 +70,10 @@ def test_a_writer_killed_mid_stream_leaves_the_database_consistent(db_url, ctx) 
         ids = {e.id for e in queries.history(ctx, model="killed", limit=0)}
         assert set(landed) <= ids  # what it was told had landed is there …
         assert_state_is_the_replayed_history(ctx)  # … and nothing half-written
+        assert audit.verify(ctx).intact  # the chain's anchor went back with the rollback
     next_writer_proceeds(db_url, "killed", ctx)
     assert_state_is_the_replayed_history(ctx)
+    assert audit.verify(ctx).intact
 
 
 def test_a_writer_killed_inside_its_transaction_leaves_no_trace(db_url, ctx) -> None:
@@ -85,8 +87,10 @@ def test_a_writer_killed_inside_its_transaction_leaves_no_trace(db_url, ctx) -> 
     assert (model.stage, model.revision) == (Stage.PLAN, 1)
     kinds = [e.kind for e in queries.history(ctx, model="frozen", limit=0)]
     assert kinds == ["model.created"]
+    assert audit.verify(ctx).intact  # no false alarm: the anchor was never committed either
     next_writer_proceeds(db_url, "frozen", ctx)
     assert_state_is_the_replayed_history(ctx)
+    assert audit.verify(ctx).intact
 
 
 def test_a_build_whose_process_was_killed_shows_as_interrupted(

@@ -3,6 +3,7 @@
     python -m tests.reliability.worker run URL NAME CHANGES SEED START_AT SHARED...
     python -m tests.reliability.worker loop URL NAME
     python -m tests.reliability.worker hang URL NAME
+    python -m tests.reliability.worker stall URL NAME SECONDS
 
 `run` makes CHANGES changes (moves by the rules, rework with notes, owner changes) on its
 own model (`NAME`, nobody else's: every change must land) and on the shared models (pinned
@@ -10,11 +11,15 @@ to the revision it read, as the TUI does: each lands or is refused as a Conflict
 prints one JSON line of outcomes. `loop` moves its model forever, printing each landed event
 id, until it is killed. `hang` stops for good inside a write transaction, after the state
 and its event were written but before the commit, so the test can kill it right there.
+`stall` is the real `mlops move NAME build`, stopped at that same point for SECONDS (a
+process paused in a debugger, a laptop closed over SSH) and then let go on: it ends as the
+command would, with its output and exit status.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -108,6 +113,24 @@ def hang(url: str, me: str) -> None:
         lifecycle.move(Context(store, me), me, STAGES[1])
 
 
+def stall(url: str, me: str, seconds: float) -> None:
+    """Stop inside the transaction of a CLI move, right after its event was appended."""
+    from mlops_tui import cli
+    from mlops_tui.store.sql import SqlStore
+
+    real_append = SqlStore._append
+
+    def append_then_stall(self: SqlStore, cur: Any, event: Any) -> Any:
+        appended = real_append(self, cur, event)
+        print(f"inside {appended.id}", flush=True)
+        time.sleep(seconds)
+        return appended
+
+    SqlStore._append = append_then_stall  # type: ignore[method-assign]
+    os.environ["MLOPS_DB"] = url
+    cli.main(["move", me, str(STAGES[1])])
+
+
 def main(argv: list[str]) -> None:
     mode, url, me, *rest = argv
     if mode == "run":
@@ -117,6 +140,8 @@ def main(argv: list[str]) -> None:
         loop(url, me)
     elif mode == "hang":
         hang(url, me)
+    elif mode == "stall":
+        stall(url, me, float(rest[0]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -1,5 +1,11 @@
 """Several processes writing to one database at once: every change lands with its event or
-is refused with a clear reason; nothing is lost, doubled, or "database is locked"."""
+is refused with a clear reason; nothing is lost, doubled, or "database is locked".
+
+A change on the shared model is retried by the service when a teammate got there first, a
+few times with backoff; on a busy machine all of them can lose, and the change is then
+refused as a Conflict that names who changed the model. That is a legitimate outcome (the
+TUI and the CLI show it and nothing is written); losing or doubling a change is not.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +26,11 @@ from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 
 url, me, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-done = {"moved": 0, "owner": 0, "refused": {}}
+done = {"moved": 0, "owner": 0, "refused": {}, "conflicts": []}
 with open_store(url) as store:
     ctx = Context(store, me)
     for i in range(rounds):
+        name = "shared"
         try:
             if i % 4 == 3:
                 lifecycle.set_role(ctx, "shared", me)
@@ -42,6 +49,8 @@ with open_store(url) as store:
         except MlopsError as exc:
             kind = type(exc).__name__
             done["refused"][kind] = done["refused"].get(kind, 0) + 1
+            if kind == "Conflict":
+                done["conflicts"].append({"model": name, "message": exc.message})
 print(json.dumps(done))
 """
 
@@ -67,17 +76,25 @@ def test_parallel_writers_lose_nothing(db_url: str, ctx: Context) -> None:
         assert "locked" not in err and "Traceback" not in err
         results.append(json.loads(out))
     events = queries.history(ctx, limit=0)
-    moved = sum(r["moved"] for r in results)
-    owners = sum(r["owner"] for r in results)
-    assert len([e for e in events if e.kind == "stage.moved"]) == moved
-    assert len([e for e in events if e.kind == "owner.set"]) == owners
+    # Each change a worker was told had landed is in the history exactly once, as its own.
+    for w, r in zip(workers, results, strict=True):
+        mine = [e.kind for e in events if e.actor == w]
+        assert (mine.count("stage.moved"), mine.count("owner.set")) == (r["moved"], r["owner"])
     # Only a race on the shared model can refuse a move ("already in …"); each worker's own
     # model is theirs alone, so all 20 of its moves must land.
     for w in workers:
         own = queries.history(ctx, model=w, limit=0)
         assert len([e for e in own if e.kind == "stage.moved"]) == 20
+    conflicts = sum(len(r["conflicts"]) for r in results)
+    print(f"{sum(r['moved'] + r['owner'] for r in results)} landed, {conflicts} conflicts")
     for r in results:
-        assert set(r["refused"]) <= {"MoveRefused", "InvalidInput"}
+        assert set(r["refused"]) <= {"MoveRefused", "InvalidInput", "Conflict"}, r["refused"]
+        # A Conflict only after the retries lost every race, and it says who won.
+        assert len(r["conflicts"]) == r["refused"].get("Conflict", 0)
+        for conflict in r["conflicts"]:
+            assert conflict["model"] == "shared", conflict
+            assert conflict["message"].startswith("shared was changed by w"), conflict
+            assert "nothing was written" in conflict["message"], conflict
     state = replay(events)
     for m in queries.models(ctx):
         r = state[m.name]

@@ -118,6 +118,26 @@ def test_two_relays_at_once_deliver_each_event_once(ctx, receiver, db_url):
     assert len(ids) == 12 and ids == sorted(set(ids))
 
 
+def test_a_relay_stopped_mid_round_counts_what_it_sent_and_gives_the_lease_back(ctx, receiver):
+    webhooks.add(ctx, receiver.url, secret_env="HOOK_SECRET")
+    for name in ("churn", "fraud", "eta"):
+        lifecycle.add_model(ctx, name, owner="alice")
+    total = webhooks.Report()
+
+    def ctrl_c(hook: object, attempt: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl+C does, once the first delivery is on record
+
+    with pytest.raises(KeyboardInterrupt):
+        webhooks.deliver(ctx, on_attempt=ctrl_c, report=total)
+    assert (total.delivered, total.failed) == (1, 0)  # what `deliver --watch` then prints
+    assert len(receiver.event_ids()) == 1
+    # The lease went back on the way out: the next relay goes on at once, in order, once.
+    report = webhooks.deliver(ctx)
+    assert (report.delivered, report.failed, report.pending) == (2, 0, 0)
+    ids = receiver.event_ids()
+    assert len(ids) == 3 and ids == sorted(set(ids))
+
+
 def test_ping_list_remove_and_validation(ctx, receiver):
     hook = webhooks.add(ctx, receiver.url, events="stage", secret_env="HOOK_SECRET")
     attempt = webhooks.test(ctx, hook.id)
