@@ -33,14 +33,18 @@ def register(app: typer.Typer) -> None:
 def init() -> None:
     """Create the database, or bring its schema up to date. Safe to run again."""
     from mlops_tui import config
+    from mlops_tui.services.team import shared_database_risks
     from mlops_tui.store import open_store
 
     store = open_store(config.database_url(state.db), migrate=False)
     try:
         before, after = store.migrate()
         where = f"{store.backend} database at {store.location}"
+        risks = shared_database_risks(store)
     finally:
         store.close()
+    for risk in risks:
+        output.info(f"warning: {risk}")
     if before == after:
         output.write(f"{where} is up to date (schema v{after})\n")
     elif before == 0:

@@ -186,22 +186,15 @@ def _check_round(ctx, name: str | None) -> tuple[list[str], bool]:  # type: igno
     """One round of checks: a line per model (a model that cannot be checked says why and
     the others go on), and whether one is critical."""
     from mlops_tui.domain import Health, MlopsError
-    from mlops_tui.services import monitoring, queries
+    from mlops_tui.services import monitoring
 
-    models = [queries.model(ctx, name)] if name is not None else monitoring.production_models(ctx)
     lines, critical = [], False
-    for m in models:
-        try:
-            outcome = monitoring.check_model(ctx, m)
-        except monitoring.NothingToCheck:
-            if name is not None:
-                raise
+    for m, outcome in monitoring.check_round(ctx, name):
+        if isinstance(outcome, monitoring.NothingToCheck):
             lines.append(f"{m.name}: skipped (no health check or metrics in its mlops.toml)")
             continue
-        except MlopsError as exc:
-            if name is not None:
-                raise
-            lines.append(f"{m.name}: check failed: {exc.message}")
+        if isinstance(outcome, MlopsError):
+            lines.append(f"{m.name}: check failed: {outcome.message}")
             continue
         lines.append(outcome.line())
         critical = critical or outcome.check.health == Health.CRITICAL

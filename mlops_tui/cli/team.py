@@ -142,6 +142,9 @@ def settings_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
 
     with session() as ctx:
         items = team.list_settings(ctx)
+        risks = team.shared_database_risks(ctx.store)
+    for risk in risks:
+        output.info(f"warning: {risk}")
     if as_json:
         output.emit_json({k: v for k, v, _, _ in items})
         return

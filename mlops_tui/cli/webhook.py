@@ -113,8 +113,11 @@ def deliver(
     interval: float = typer.Option(2.0, "--interval", help="Seconds between rounds (--watch)."),
 ) -> None:
     """Send what the outbox holds: each webhook's events in order, retrying with backoff."""
+    import contextlib
     import time
 
+    from mlops_tui.domain import InvalidInput as MlopsInvalid
+    from mlops_tui.domain import MlopsError
     from mlops_tui.services import webhooks
     from mlops_tui.timefmt import local
 
@@ -124,21 +127,25 @@ def deliver(
             f"{local(attempt.at)}  #{hook.id}  event {attempt.event} {attempt.kind}  {what}\n"
         )
 
+    if not 0.1 <= interval <= 86400:  # also refuses nan and inf, which compare false
+        raise MlopsInvalid(f"--interval is seconds from 0.1 to 86400, not {interval}")
     total = webhooks.Report()
     with session(deliver=False) as ctx:
         try:
             while True:
-                report = webhooks.deliver(ctx, retry_now=retry_now, on_attempt=show)
-                total.delivered += report.delivered
-                total.failed += report.failed
-                total.pending = report.pending
+                # Counted into the total as each attempt is recorded, not when the round
+                # ends: Ctrl+C usually lands mid-round, and what went out then still counts.
+                webhooks.deliver(ctx, retry_now=retry_now, on_attempt=show, report=total)
                 retry_now = False
                 if not watch:
                     break
-                time.sleep(max(interval, 0.1))
+                time.sleep(interval)
         except KeyboardInterrupt:
             if not watch:
                 raise  # a one-off run stopped half-way: say so (exit 130)
+            # The round was cut short before it counted what is still queued.
+            with contextlib.suppress(MlopsError):
+                total.pending = webhooks.pending(ctx)
     output.info(f"{total.delivered} delivered, {total.failed} failed, {total.pending} pending")
 
 

@@ -28,9 +28,9 @@ from mlops_tui.domain import (
     Event,
     InvalidInput,
     Model,
-    PermissionDenied,
     Stage,
 )
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
 
@@ -56,16 +56,26 @@ class Approval:
 
 
 # -- rules -------------------------------------------------------------------------------
+@gate.writes("approval-rule", model="name")
 def require(ctx: Context, name: str | None, count: int = 1) -> Event:
     """Require `count` approvals before production for `name`, or for every model (None).
-    A count of 0 removes the rule."""
+    A count of 0 removes the rule. An admin's act, and never one of the people the rule
+    binds: a rule its own subject could lift would be no second pair of eyes."""
     if not 0 <= count <= MAX_APPROVALS:
         raise InvalidInput(f"--count must be from 0 to {MAX_APPROVALS}")
-    if name is not None:
-        ctx.store.get_model(domain.validate_model_name(name))
+    model = ctx.store.get_model(domain.validate_model_name(name)) if name is not None else None
     scope = name or ALL_MODELS
-    if count == 0 and scope not in ctx.store.approval_rules():
+    rules_ = ctx.store.approval_rules()
+    if count == 0 and scope not in rules_:
         raise InvalidInput(f"{name or 'the team'} has no approval rule to remove")
+    after = dict(rules_)
+    if count:
+        after[scope] = count
+    else:
+        del after[scope]
+    lowered = _lowered(ctx, rules_, after, name)
+    if lowered and (bound := _binds(ctx, model, lowered)):
+        raise gate.deny(ctx, "approval-rule", model, bound)
     data: dict[str, Any] = {"scope": "all" if name is None else "model", "required": count}
     return ctx.store.set_approval_rule(scope, count, ctx.event(APPROVAL_RULE, name, **data))
 
@@ -77,6 +87,39 @@ def rules(ctx: Context) -> dict[str, int]:
 def required(ctx: Context, name: str, rules_: dict[str, int] | None = None) -> int:
     rules_ = ctx.store.approval_rules() if rules_ is None else rules_
     return rules_.get(name, rules_.get(ALL_MODELS, 0))
+
+
+def _lowered(
+    ctx: Context, before: dict[str, int], after: dict[str, int], name: str | None
+) -> set[str]:
+    """The models whose required approvals a rule change lowers (raising is anyone's)."""
+    names = [name] if name is not None else [m.name for m in ctx.store.list_models()]
+    return {n for n in names if required(ctx, n, after) < required(ctx, n, before)}
+
+
+def _binds(ctx: Context, model: Model | None, lowered: set[str]) -> str | None:
+    """How a rule that lowers the bar for `lowered` binds the actor, or None.
+
+    A model's rule binds its owner and backup, and whoever asked for approval of one of
+    its versions that is still waiting; the team's rule binds the same people for every
+    model whose bar it lowers that has a version waiting. A rule its own subject could
+    lower would be no second pair of eyes.
+    """
+    if model is not None and ctx.actor in (model.owner, model.backup):
+        return f"{ctx.actor} is responsible for {model.name}, whom the rule binds"
+    models = {m.name: m for m in ctx.store.list_models() if m.name in lowered}
+    for a in all_states(ctx):
+        waiting = models.get(a.model)
+        if waiting is None or a.requested_by is None or a.done or a.rejected:
+            continue
+        if waiting.production_version == a.version:
+            continue
+        if ctx.actor in (a.requested_by, waiting.owner, waiting.backup):
+            return (
+                f"{ctx.actor} is waiting for approval of {a.model} v{a.version}, "
+                "which the rule binds"
+            )
+    return None
 
 
 # -- state from the history ----------------------------------------------------------------
@@ -148,22 +191,10 @@ def pending(ctx: Context, *, for_user: str | None = None) -> list[Approval]:
 
 # -- acting ------------------------------------------------------------------------------
 def _why_unqualified(ctx: Context, model: Model, actor: str) -> str | None:
-    if actor in (model.owner, model.backup):
-        return None
-    store: Any = ctx.store
-    get_user = getattr(store, "get_user", None)
-    user = get_user(actor) if get_user is not None else None
-    if user is None:
-        from mlops_tui.services import team
-
-        if team.get_setting(ctx, "open_join"):
-            return None  # joins as a maintainer, as with any first change
-        return f"{actor} is not on the team"
-    if not user.active:
-        return f"{actor} was deactivated"
-    if str(user.role) in ("maintainer", "admin"):
-        return None
-    return f"{actor} is a {user.role}"
+    """Why `actor` may not decide on `model`'s versions (the gate's rule), or None."""
+    if actor == ctx.actor:
+        return gate.why_not(ctx, "decide", model)
+    return gate.why_not(Context(ctx.store, actor, ctx.clock), "decide", model)
 
 
 def _version(ctx: Context, name: str, version: int) -> Model:
@@ -174,8 +205,10 @@ def _version(ctx: Context, name: str, version: int) -> Model:
     return model
 
 
+@gate.writes("request", model="name")
 def request(ctx: Context, name: str, version: int) -> Event | None:
-    """Ask for approval of `version` unless it was already asked for (or needs none)."""
+    """Ask for approval of `version` unless it was already asked for (or needs none): what
+    moving a version to Deploy, or deploying it, does first."""
     if required(ctx, name) == 0:
         return None
     current = state(ctx, name, version)
@@ -202,25 +235,25 @@ def _decide(ctx: Context, kind: str, name: str, version: int, note: str | None) 
     current = state(ctx, name, version)
     verb = "approve" if kind == APPROVAL_GRANTED else "reject"
     if current.requested_by == ctx.actor:
-        raise PermissionDenied(
-            f"{ctx.actor} requested the approval of {name} v{version}: someone else must {verb} it"
+        raise gate.deny(
+            ctx,
+            "decide",
+            model,
+            f"{ctx.actor} requested the approval of {name} v{version}: someone else must {verb} it",
         )
-    why = _why_unqualified(ctx, model, ctx.actor)
-    if why:
-        raise PermissionDenied(
-            f"{ctx.actor} may not {verb} {name} v{version}: it needs the model's owner or "
-            f"backup, or a maintainer or admin ({why})"
-        )
+    gate.check(ctx, model)
     data: dict[str, Any] = {"version": version}
     if note:
         data["note"] = note
     return ctx.store.append_event(ctx.event(kind, name, **data))
 
 
+@gate.writes("decide", model="name")
 def approve(ctx: Context, name: str, version: int, note: str | None = None) -> Event:
     return _decide(ctx, APPROVAL_GRANTED, name, version, note)
 
 
+@gate.writes("decide", model="name")
 def reject(ctx: Context, name: str, version: int, note: str | None) -> Event:
     if not (note or "").strip():
         raise InvalidInput("a rejection needs --note saying why")
@@ -228,15 +261,11 @@ def reject(ctx: Context, name: str, version: int, note: str | None) -> Event:
 
 
 def missing(ctx: Context, model: Model | str, version: int) -> str | None:
-    """What `version` still lacks before production, or None when it may go.
-
-    Called by the deploy service before it deploys; the first call for a version that
-    needs approval records the request (by whoever is deploying).
-    """
+    """What `version` still lacks before production, or None when it may go (reads only:
+    the deploy service makes the request first)."""
     name = model if isinstance(model, str) else model.name
     if required(ctx, name) == 0:
         return None
-    request(ctx, name, version)
     a = state(ctx, name, version)
     if a.rejected:
         who = ", ".join(f"{w} ({why})" if why else w for w, why in a.rejected)
@@ -246,6 +275,12 @@ def missing(ctx: Context, model: Model | str, version: int) -> str | None:
     has = f"has {len(a.approved_by)}" + (f": {', '.join(a.approved_by)}" if a.approved_by else "")
     return (
         f"{name} v{version} needs {a.required} approval{'s' if a.required > 1 else ''} before "
-        f"production ({has}); someone other than {a.requested_by}, who requested it, must "
-        f"run `mlops approve {name} --version {version}` (the owner, the backup or a maintainer)"
+        f"production ({has}); {_who_approves(a)} must run "
+        f"`mlops approve {name} --version {version}` (the owner, the backup or a maintainer)"
     )
+
+
+def _who_approves(a: Approval) -> str:
+    if a.requested_by is None:
+        return "someone"
+    return f"someone other than {a.requested_by}, who requested it,"

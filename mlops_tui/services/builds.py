@@ -28,7 +28,7 @@ from mlops_tui.domain import (
     Model,
     Version,
 )
-from mlops_tui.services import loopcfg, team
+from mlops_tui.services import gate, loopcfg
 from mlops_tui.services.context import Context
 
 LOG_TAIL = 200
@@ -58,10 +58,11 @@ def _params(repo: Any, sha: str, cfg: modelconfig.ModelConfig) -> dict[str, Any]
     return data
 
 
-def reap_interrupted(ctx: Context) -> list[Build]:
-    """Mark as interrupted this machine's running builds whose process is gone."""
+def reap_interrupted(ctx: Context, model: str) -> list[Build]:
+    """Mark as interrupted this machine's running builds of `model` whose process is gone:
+    part of a write use case on the model, under its grant (listing never writes)."""
     reaped = []
-    for b in ctx.store.builds(status=BuildStatus.RUNNING):
+    for b in ctx.store.builds(model=model, status=BuildStatus.RUNNING):
         if loopcfg.alive(b):
             continue
         try:
@@ -80,12 +81,14 @@ def reap_interrupted(ctx: Context) -> list[Build]:
 
 
 def builds(ctx: Context, model: str | None = None, limit: int = 20) -> list[Build]:
-    reap_interrupted(ctx)
+    """Recent builds, newest first; one whose process died shows as interrupted (the
+    record says so once someone next builds the model)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return ctx.store.builds(model=model, limit=limit)
+    return [loopcfg.as_seen(b) for b in ctx.store.builds(model=model, limit=limit)]
 
 
+@gate.writes("build", model="name")
 def build(
     ctx: Context,
     name: str,
@@ -111,8 +114,9 @@ def build(
 
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
+    gate.check(ctx, model)
     if not model.repo:
-        raise InvalidInput(f"{name} has no repository: set one with `mlops model add --repo`")
+        raise InvalidInput(f"{name} has no repository: set one with `mlops model set --repo`")
     repo = GitRepo(model.repo)
     sha = repo.resolve(ref)
     warnings = []
@@ -132,8 +136,10 @@ def build(
     if repo.read(sha, os.path.normpath(cfg.dockerfile)) is None:
         raise InvalidInput(f"no {cfg.dockerfile} in {model.repo} at {sha[:12]} (commit it first)")
     params = _params(repo, sha, cfg)
+    # Read before anything is recorded: a context whose symlinks leave it is refused here.
+    context = repo.archive(sha, cfg.context)
     inputs = domain.inputs_key(sha, cfg.data_ref, params)
-    team.authorize(ctx, "build", model)
+    reap_interrupted(ctx, name)
     engine = engine or DockerEngine()
     started = ctx.store.start_build(
         model=name,
@@ -174,7 +180,7 @@ def build(
 
     try:
         lines = engine.build(
-            repo.archive(sha, cfg.context),
+            context,
             tag=tag,
             dockerfile=dockerfile,
             labels=labels,
@@ -219,6 +225,7 @@ def build(
     return BuildResult(done, change.model, warnings)
 
 
+@gate.writes("build", model="name")
 def record(
     ctx: Context,
     name: str,
@@ -237,7 +244,8 @@ def record(
     if url is not None and not url.startswith(("http://", "https://")):
         raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
     inputs = domain.inputs_key(sha, None, {})
-    team.authorize(ctx, "build", ctx.store.get_model(name))
+    gate.check(ctx, ctx.store.get_model(name))
+    reap_interrupted(ctx, name)
     started = ctx.store.start_build(
         model=name,
         inputs=inputs,

@@ -20,11 +20,11 @@ class Context:
     store: Store
     actor: str
     clock: Callable[[], datetime] = field(default=_now)
-    #: set by services.team.authorize for someone never seen: their first change's event
-    #: carries `joined` and the store adds them as a user in the same transaction
-    join_as: str | None = None
 
     def event(self, kind: str, model: str | None, **data: Any) -> NewEvent:
-        if self.join_as:
-            data["joined"] = self.join_as
+        # Someone never seen, admitted by the gate: their first change's event carries
+        # `joined` and the store adds them as a user in the same transaction.
+        grant = self.store.grants.current
+        if grant is not None and grant.joined and grant.actor == self.actor:
+            data["joined"] = grant.joined
         return NewEvent(at=self.clock(), actor=self.actor, model=model, kind=kind, data=data)

@@ -10,7 +10,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from mlops_tui.domain import STAGES, Role, Stage
-from mlops_tui.services import builds, lifecycle
+from mlops_tui.services import builds, gate, lifecycle
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store
 
@@ -228,24 +228,29 @@ def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
                 "threshold": 0.3,
                 "detail": f"model_drift_score = {drift:g} ≥ critical 0.3",
             }
-            _, opened, _ = store.record_check(
-                model=m.name,
-                at=at,
-                version=m.production_version,
-                health=health,
-                ok=True,
-                detail="",
-                actor="monitor",
-                results=[("up", 1.0, Health.OK), ("model_drift_score", drift, status)],
-                stale_at=at + timedelta(hours=24),
-                event=ctx.event(CHECK_RAN, m.name, version=m.production_version),
-                alerts=[spec] if alert else [],
-                alert_events=(
-                    [ctx.event(ALERT_OPENED, m.name, metric=spec["metric"], detail=spec["detail"])]
-                    if alert
-                    else []
-                ),
-            )
+            with gate.acting(ctx, "check", m.name):
+                _, opened, _ = store.record_check(
+                    model=m.name,
+                    at=at,
+                    version=m.production_version,
+                    health=health,
+                    ok=True,
+                    detail="",
+                    actor="monitor",
+                    results=[("up", 1.0, Health.OK), ("model_drift_score", drift, status)],
+                    stale_at=at + timedelta(hours=24),
+                    event=ctx.event(CHECK_RAN, m.name, version=m.production_version),
+                    alerts=[spec] if alert else [],
+                    alert_events=(
+                        [
+                            ctx.event(
+                                ALERT_OPENED, m.name, metric=spec["metric"], detail=spec["detail"]
+                            )
+                        ]
+                        if alert
+                        else []
+                    ),
+                )
             if opened and store.get_model(m.name).stage != Stage.PLAN:
                 note = (
                     f"drift: {spec['detail']} (alert #{opened[0].id}); "

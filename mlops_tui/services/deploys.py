@@ -35,8 +35,8 @@ from mlops_tui.domain import (
     Version,
 )
 from mlops_tui.services import (
+    gate,
     loopcfg,
-    team,  # issue 6: permissions
 )
 from mlops_tui.services.context import Context
 
@@ -57,10 +57,11 @@ def container_name(model: str) -> str:
     return f"mlops-{model}"
 
 
-def reap_interrupted(ctx: Context) -> list[Deployment]:
-    """Mark as interrupted this machine's running deployments whose process is gone."""
+def reap_interrupted(ctx: Context, model: str) -> list[Deployment]:
+    """Mark as interrupted this machine's running deployments of `model` whose process is
+    gone: part of a write use case on the model, under its grant (listing never writes)."""
     reaped = []
-    for dep in ctx.store.deployments(status=RunStatus.RUNNING, limit=None):
+    for dep in ctx.store.deployments(model, status=RunStatus.RUNNING, limit=None):
         if loopcfg.alive(dep):
             continue
         with contextlib.suppress(domain.Conflict):
@@ -77,10 +78,11 @@ def reap_interrupted(ctx: Context) -> list[Deployment]:
 
 
 def deployments(ctx: Context, model: str | None = None, limit: int = 20) -> list[Deployment]:
-    reap_interrupted(ctx)
+    """Deployments and rollbacks, newest first (one whose process died reads as
+    interrupted)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return ctx.store.deployments(model, limit=limit)
+    return [loopcfg.as_seen(d) for d in ctx.store.deployments(model, limit=limit)]
 
 
 def _fill(argv: list[str], image: str, version: int, model: str) -> list[str]:
@@ -288,6 +290,7 @@ def _deploy(
 
             engine = DockerEngine()  # unreachable: one clear error, nothing recorded
     host, pid = loopcfg.here()
+    reap_interrupted(ctx, model.name)
     dep = ctx.store.start_deployment(
         model=model.name,
         version=v.number,
@@ -336,6 +339,7 @@ def _deploy(
     return DeployResult(done, change.model, warnings)
 
 
+@gate.writes("deploy", model="name")
 def deploy(
     ctx: Context,
     name: str,
@@ -352,21 +356,23 @@ def deploy(
     """
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
-    team.authorize(ctx, "deploy", model)
+    gate.check(ctx, model)
     deployable(model)
     v = loopcfg.version_of(ctx, model, version)
     if v.number != model.version:
         latest = ctx.store.test_runs(name, version=v.number, limit=1)
-        gate = domain.test_gate(name, v.number, latest[0] if latest else None)
-        if gate:
-            raise MoveRefused(f"cannot deploy {name} v{v.number}: {gate}")
+        missing = domain.test_gate(name, v.number, latest[0] if latest else None)
+        if missing:
+            raise MoveRefused(f"cannot deploy {name} v{v.number}: {missing}")
     from mlops_tui.services import approvals  # issue 8: approvals before production
 
+    approvals.request(ctx, name, v.number)
     if why := approvals.missing(ctx, model, v.number):
         raise domain.ApprovalMissing(f"cannot deploy: {why}")
     return _deploy(ctx, model, v, kind="deploy", on_line=on_line, engine=engine)
 
 
+@gate.writes("rollback", model="name")
 def rollback(
     ctx: Context,
     name: str,
@@ -380,7 +386,7 @@ def rollback(
     model's stage is left alone: a rollback restores service, it does not move the loop."""
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
-    team.authorize(ctx, "rollback", model)
+    gate.check(ctx, model)
     v = loopcfg.version_of(ctx, model, rollback_target(ctx, name, to))
     return _deploy(ctx, model, v, kind="rollback", on_line=on_line, engine=engine)
 
@@ -436,6 +442,7 @@ def describe_target(ctx: Context, name: str, version: int | None = None) -> str:
     return f"{name} v{v.number} ({v.image}) → {target}"
 
 
+@gate.writes("deploy", model="name")
 def record(
     ctx: Context,
     name: str,
@@ -450,8 +457,16 @@ def record(
     if url is not None and not url.startswith(("http://", "https://")):
         raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
     model = ctx.store.get_model(name)
-    team.authorize(ctx, "deploy", model)
+    gate.check(ctx, model)
     v = loopcfg.version_of(ctx, model, version)
+    from mlops_tui.services import approvals
+
+    # A deployment made elsewhere is still production: the same approvals stand before it.
+    reap_interrupted(ctx, name)
+    if not failed:
+        approvals.request(ctx, name, v.number)
+    if not failed and (why := approvals.missing(ctx, model, v.number)):
+        raise domain.ApprovalMissing(f"cannot record the deployment: {why}")
     dep = ctx.store.start_deployment(
         model=name,
         version=v.number,

@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import BUILD_FINISHED, GC_REMOVED, MODEL_MOVED, Model
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
 
@@ -116,7 +117,19 @@ def _ours(item: Any, inputs: set[str], ids: set[str], tags: set[str]) -> bool:
 
 
 def collect(ctx: Context, *, dry_run: bool = False, engine: Any = None) -> Report:
-    """Decide what goes and, unless `dry_run`, remove it and record it."""
+    """Decide what goes and, unless `dry_run`, remove it and record it. A dry run reads
+    only; removing needs a maintainer or an admin."""
+    if dry_run:
+        return _collect(ctx, dry_run=True, engine=engine)
+    return _remove(ctx, engine=engine)
+
+
+@gate.writes("gc")
+def _remove(ctx: Context, *, engine: Any = None) -> Report:
+    return _collect(ctx, dry_run=False, engine=engine)
+
+
+def _collect(ctx: Context, *, dry_run: bool, engine: Any) -> Report:
     from mlops_tui.adapters import docker_gc
     from mlops_tui.adapters.docker_engine import DockerEngine
 

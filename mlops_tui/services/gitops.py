@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mlops_tui import domain
 from mlops_tui.domain import InvalidInput, MlopsError
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
 if TYPE_CHECKING:
@@ -23,11 +24,16 @@ _GTO_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
 def open_repo(ctx: Context, name: str) -> GitRepo:
+    """The model's repository; inside a write use case, only once the gate has checked
+    the model (its repository is the model's to change)."""
     from mlops_tui.adapters.git_repo import GitRepo
 
     model = ctx.store.get_model(domain.validate_model_name(name))
+    grant = ctx.store.grants.current
+    if grant is not None and grant.action == "git":
+        gate.check(ctx, model)
     if not model.repo:
-        raise InvalidInput(f"{name} has no repository: set one with `mlops model add --repo`")
+        raise InvalidInput(f"{name} has no repository: set one with `mlops model set --repo`")
     return GitRepo(model.repo)
 
 
@@ -59,6 +65,7 @@ def log(ctx: Context, name: str, count: int = 10) -> list[Commit]:
     return open_repo(ctx, name).log(count)
 
 
+@gate.writes("git", model="name")
 def pull(ctx: Context, name: str) -> str:
     repo = open_repo(ctx, name)
     before = repo.status().head
@@ -69,6 +76,7 @@ def pull(ctx: Context, name: str) -> str:
     return after
 
 
+@gate.writes("git", model="name")
 def commit(ctx: Context, name: str, message: str) -> str:
     message = domain.clean_text(message, "commit message", 5000) or ""
     if not message:
@@ -81,9 +89,11 @@ def commit(ctx: Context, name: str, message: str) -> str:
     return sha
 
 
+@gate.writes("git", model="name")
 def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
     """Tag the candidate version's commit; returns (tag, commit, created)."""
     model = ctx.store.get_model(domain.validate_model_name(name))
+    gate.check(ctx, model)
     if model.version is None:
         raise InvalidInput(f"{name} has no version yet: build it first (`mlops build {name}`)")
     version = next((v for v in ctx.store.versions(name) if v.number == model.version), None)
@@ -107,6 +117,7 @@ def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
     return tag_name, version.commit, created
 
 
+@gate.writes("git", model="name")
 def push(ctx: Context, name: str) -> tuple[str, list[str]]:
     """Push the branch and this model's tags; returns (remote, tags pushed)."""
     repo = open_repo(ctx, name)

@@ -28,7 +28,7 @@ from mlops_tui.domain import (
     Role,
     UserRole,
 )
-from mlops_tui.services import team
+from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 
 
@@ -57,12 +57,14 @@ def checklist(ctx: Context) -> list[str]:
     return list(team.get_setting(ctx, "handoff_checklist"))
 
 
+@gate.writes("handoff", model="name")
 def request(ctx: Context, name: str, *, to: str, note: str | None = None) -> Handoff:
     """Offer `name` to `to`; the owner stays until they accept."""
     (handoff,) = _request(ctx, [ctx.store.get_model(domain.validate_model_name(name))], to, note)
     return handoff
 
 
+@gate.writes("handoff")
 def request_all(ctx: Context, *, from_user: str, to: str, note: str | None = None) -> list[Handoff]:
     """Offer every model `from_user` owns to `to` (someone is leaving), all or none."""
     from_user = domain.validate_user(from_user)
@@ -84,7 +86,7 @@ def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> li
     for model in models:
         if model.owner == to:
             raise InvalidInput(f"{to} already owns {model.name}")
-        team.authorize(ctx, team.role_action(model, Role.OWNER), model)
+        gate.check(ctx, model)
         event = ctx.event(HANDOFF_REQUESTED, model.name, to=to)
         event.data["from"] = model.owner
         if note:
@@ -119,13 +121,14 @@ def _pending(ctx: Context, handoff_id: int) -> Handoff:
 def _only_receiver(ctx: Context, handoff: Handoff, what: str) -> Model:
     model = ctx.store.get_model(handoff.model)
     if ctx.actor != handoff.to_user:
-        raise team.deny(
-            ctx, "handoff", model, f"only {handoff.to_user} can {what} handoff #{handoff.id}"
+        raise gate.deny(
+            ctx, "reply", model, f"only {handoff.to_user} can {what} handoff #{handoff.id}"
         )
-    team.authorize(ctx, "handoff", model)
+    gate.check(ctx, model)
     return model
 
 
+@gate.writes("reply")
 def tick(ctx: Context, handoff_id: int, items: Iterable[str], *, done: bool = True) -> Handoff:
     """Tick (or untick) checklist items; only the receiver does."""
     handoff = _pending(ctx, handoff_id)
@@ -148,6 +151,7 @@ def tick(ctx: Context, handoff_id: int, items: Iterable[str], *, done: bool = Tr
     return updated
 
 
+@gate.writes("reply")
 def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Handoff, Model]:
     """The receiver takes the model over. Refused, naming them, while items are unticked."""
     handoff = _pending(ctx, handoff_id)
@@ -189,6 +193,7 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
     return updated, new_model
 
 
+@gate.writes("reply")
 def accept_all(ctx: Context, *, ack_all: bool = False) -> list[Outcome]:
     """Accept every handoff waiting for me; each on its own, so one refusal keeps the rest."""
     out = []
@@ -202,6 +207,7 @@ def accept_all(ctx: Context, *, ack_all: bool = False) -> list[Outcome]:
     return out
 
 
+@gate.writes("reply")
 def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
     note = domain.clean_text(note, "note", domain.MAX_NOTE) or ""
     if not note:
@@ -217,6 +223,7 @@ def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
     return updated
 
 
+@gate.writes("cancel")
 def cancel(ctx: Context, handoff_id: int) -> Handoff:
     """The sender (who asked, or whose model it is) or an admin takes the offer back."""
     handoff = _pending(ctx, handoff_id)
@@ -224,13 +231,13 @@ def cancel(ctx: Context, handoff_id: int) -> Handoff:
     user = ctx.store.get_user(ctx.actor)  # type: ignore[attr-defined]
     is_admin = user is not None and user.active and user.role == UserRole.ADMIN
     if ctx.actor not in (handoff.created_by, handoff.from_user) and not is_admin:
-        raise team.deny(
+        raise gate.deny(
             ctx,
-            "handoff",
+            "cancel",
             model,
             f"only {handoff.created_by} (who asked) or an admin can cancel handoff #{handoff.id}",
         )
-    team.authorize(ctx, "handoff", model)
+    gate.check(ctx, model)
     updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
         handoff,
         status=HandoffStatus.CANCELLED,

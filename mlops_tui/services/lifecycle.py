@@ -22,19 +22,20 @@ from mlops_tui.domain import (
     Role,
     Stage,
 )
-from mlops_tui.services import team
+from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
 
 
 def _repo(value: str | None) -> str | None:
     """Keep remote URLs as given; make local paths absolute so they work from any folder."""
-    value = domain.clean_text(value, "repo", 1024)
+    value = domain.validate_repo(value)
     if value is None or "://" in value or value.startswith("git@"):
         return value
     return os.path.abspath(os.path.expanduser(value))
 
 
+@gate.writes("create")
 def add_model(
     ctx: Context,
     name: str,
@@ -47,7 +48,6 @@ def add_model(
 ) -> Change:
     name = domain.validate_model_name(name)
     owner = domain.validate_user(owner, "owner")
-    team.authorize(ctx, "create")
     event = ctx.event(MODEL_CREATED, name, stage=str(stage), owner=owner)
     model = Model(
         name=name,
@@ -91,6 +91,7 @@ def _retry_unless_pinned(action: Callable[[], Change], expected_revision: int | 
     raise AssertionError("unreachable")
 
 
+@gate.writes("move", model="name")
 def move(
     ctx: Context,
     name: str,
@@ -130,34 +131,36 @@ def _move_once(
     if expected_revision is not None and model.revision != expected_revision:
         raise Conflict.stale(model, expected_revision)
     kind = domain.classify_move(model.stage, stage, note, force)
-    gate = None
+    missing = None
     gate_name = {Stage.TEST: "build", Stage.DEPLOY: "test", Stage.MONITOR: "deploy"}.get(stage)
     if model.stage == Stage.BUILD and stage == Stage.TEST:
         latest = ctx.store.builds(model=name, limit=1)
-        gate = domain.build_gate(name, model.version, latest[0] if latest else None)
+        missing = domain.build_gate(name, model.version, latest[0] if latest else None)
     elif model.stage == Stage.TEST and stage == Stage.DEPLOY:
         runs = ctx.store.test_runs(name, version=model.version, limit=1) if model.version else []
-        gate = domain.test_gate(name, model.version, runs[0] if runs else None)
+        missing = domain.test_gate(name, model.version, runs[0] if runs else None)
     elif model.stage == Stage.DEPLOY and stage == Stage.MONITOR:
         done = ctx.store.deployments(
             name, status=domain.RunStatus.SUCCEEDED, version=model.version, limit=1
         )
-        gate = domain.deploy_gate(name, model.version, done[0] if done else None)
-    if gate:
+        missing = domain.deploy_gate(name, model.version, done[0] if done else None)
+    if missing:
         if not force:
-            raise MoveRefused(f"{name} cannot go to {stage}: {gate}; or use --force with --note")
+            raise MoveRefused(f"{name} cannot go to {stage}: {missing}; or use --force with --note")
         if not note:
-            raise MoveRefused(f"overriding the {gate_name} gate ({gate}) needs --note saying why")
+            raise MoveRefused(
+                f"overriding the {gate_name} gate ({missing}) needs --note saying why"
+            )
         kind = MoveKind.FORCED
-    team.authorize(ctx, "force" if kind == MoveKind.FORCED else "move", model)
+    gate.check(ctx, model, "force" if kind == MoveKind.FORCED else "move")
     iteration = model.iteration + (1 if kind == MoveKind.ITERATION else 0)
     data: dict[str, object] = {"from": str(model.stage), "to": str(stage), "move": str(kind)}
     if note:
         data["note"] = note
     if kind == MoveKind.FORCED:
         data["forced"] = True
-    if gate:
-        data["gate"] = gate
+    if missing:
+        data["gate"] = missing
     if model.version is not None:
         data["version"] = model.version
     if kind == MoveKind.ITERATION:
@@ -170,6 +173,7 @@ def _move_once(
     )
 
 
+@gate.writes("edit", model="name")
 def edit_model(
     ctx: Context,
     name: str,
@@ -185,7 +189,8 @@ def edit_model(
     name = domain.validate_model_name(name)
     changes: dict[str, object] = {}
     if repo is not None:
-        changes["repo"] = _repo(repo) if repo.strip() else None
+        # "" clears it; anything else, blank-looking control characters included, is checked.
+        changes["repo"] = _repo(repo) if repo else None
     if description is not None:
         changes["description"] = (
             domain.clean_text(description, "description", MAX_DESCRIPTION) or ""
@@ -199,6 +204,7 @@ def edit_model(
         model = ctx.store.get_model(name)
         if expected_revision is not None and model.revision != expected_revision:
             raise Conflict.stale(model, expected_revision)
+        gate.check(ctx, model)
         before = {k: getattr(model, k) for k in changes}
         if before == changes:
             raise InvalidInput(f"{name} already has those values")
@@ -214,6 +220,7 @@ def edit_model(
     return _retry_unless_pinned(once, expected_revision)
 
 
+@gate.writes("roles", model="name")
 def set_role(
     ctx: Context,
     name: str,
@@ -246,7 +253,7 @@ def _set_role_once(
         raise InvalidInput(f"{user} owns {name}; the backup must be someone else")
     if user in team.orphaned(ctx):
         raise InvalidInput(f"{user} was deactivated: name someone who is still here")
-    team.authorize(ctx, team.role_action(model, role), model)
+    gate.check(ctx, model)
     return ctx.store.update_model(
         name,
         expected_revision=model.revision,

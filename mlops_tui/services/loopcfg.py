@@ -6,9 +6,10 @@ working copy: the version that serves is checked by the rules it was built with.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
-from typing import Any
+from typing import Any, TypeVar
 
 from mlops_tui import modelconfig
 from mlops_tui.domain import InvalidInput, Model, Version
@@ -61,3 +62,24 @@ def alive(run: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+R = TypeVar("R")
+
+_DIED = {
+    "Build": "the process running this build died",
+    "TestRun": "the process running these tests died",
+    "Deployment": "the process running this deployment died",
+}
+
+
+def as_seen(run: R) -> R:
+    """A build, test run or deployment as a reader should see it: one still marked running
+    whose process on this machine is gone reads as interrupted. Reading never writes; the
+    next write use case on the model records it."""
+    status = getattr(run, "status", None)
+    if status != "running" or alive(run):
+        return run
+    return dataclasses.replace(  # type: ignore[type-var]  # R is one of three dataclasses
+        run, status=type(status)("interrupted"), error=_DIED[type(run).__name__]
+    )

@@ -28,8 +28,8 @@ from mlops_tui.domain import (
     Stage,
 )
 from mlops_tui.services import (
+    gate,
     loopcfg,
-    team,  # issue 6: permissions
 )
 from mlops_tui.services.context import Context
 
@@ -138,6 +138,7 @@ def _measure(
     return results, problems, answered, alerts
 
 
+@gate.writes("check")
 def check_model(ctx: Context, model: Model) -> CheckOutcome:
     """Check one production model and record the outcome. Raises InvalidInput when it has
     no production version."""
@@ -212,6 +213,28 @@ def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
     return note
 
 
+@gate.writes("check", model="name")
+def check_round(
+    ctx: Context, name: str | None = None
+) -> list[tuple[Model, CheckOutcome | domain.MlopsError]]:
+    """One round: `name`, or every production model, each with its outcome or why it could
+    not be checked (NothingToCheck among them), so one model's trouble never stops the
+    others. With `name`, its error is raised instead."""
+    if name is not None:
+        model = ctx.store.get_model(domain.validate_model_name(name))
+        return [(model, check_model(ctx, model))]
+    out: list[tuple[Model, CheckOutcome | domain.MlopsError]] = []
+    for m in production_models(ctx):
+        try:
+            out.append((m, check_model(ctx, m)))
+        except domain.PermissionDenied:
+            raise
+        except domain.MlopsError as exc:
+            out.append((m, exc))
+    return out
+
+
+@gate.writes("check", model="name")
 def check(ctx: Context, name: str | None = None) -> list[CheckOutcome]:
     """Check `name`, or every model with a production version (skipping those whose
     mlops.toml configures nothing to check: deployed elsewhere, checked elsewhere)."""
@@ -238,11 +261,12 @@ def alerts(ctx: Context, name: str | None = None, *, include_resolved: bool = Fa
     return ctx.store.open_alerts(name)
 
 
+@gate.writes("alert")
 def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
     """Acknowledge an open alert: someone is on it. It stays listed until it resolves."""
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
     alert = ctx.store.get_alert(alert_id)
-    team.authorize(ctx, "alert", ctx.store.get_model(alert.model))
+    gate.check(ctx, ctx.store.get_model(alert.model))
     return ctx.store.ack_alert(
         alert_id,
         actor=ctx.actor,

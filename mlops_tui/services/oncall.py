@@ -13,7 +13,7 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import MODEL_LINKED, Health, InvalidInput, Model, RunStatus
-from mlops_tui.services import team
+from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 
 RUNBOOK = "runbook"
@@ -165,6 +165,7 @@ def _last_deploy(store: Any, name: str) -> LastDeploy | None:
     return None
 
 
+@gate.writes("runbook", model="name")
 def set_runbook(ctx: Context, name: str, url: str | None) -> None:
     """The model's runbook link (http(s) URL), shown in the on-call review; None removes it."""
     name = domain.validate_model_name(name)
@@ -177,5 +178,5 @@ def set_runbook(ctx: Context, name: str, url: str | None) -> None:
             or any(c.isspace() for c in url)
         ):
             raise InvalidInput(f"invalid runbook URL {url[:80]!r}: use http://… or https://…")
-    team.authorize(ctx, "roles", model)
+    gate.check(ctx, model)
     ctx.store.set_link(name, RUNBOOK, url, ctx.event(MODEL_LINKED, name, link=RUNBOOK, url=url))  # type: ignore[attr-defined]

@@ -1,9 +1,8 @@
-"""People, their roles, the shared settings, and the one rule book every action goes through.
+"""People, their roles and the team's shared settings.
 
-`authorize(ctx, action, model)` is called by each service before it changes anything. A
-refusal names the rule, is recorded in the history (`permission.denied`) and raises
-PermissionDenied. A person the tool has never seen joins as a maintainer with their first
-change (the change's event carries `joined`), unless an admin turned `open_join` off.
+Who may do what is `services.gate`'s. A person the tool has never seen joins as a maintainer
+with their first change (the change's event carries `joined`), unless an admin turned
+`open_join` off.
 """
 
 from __future__ import annotations
@@ -19,45 +18,13 @@ from mlops_tui.domain import (
     InvalidInput,
     Model,
     NotFound,
-    PermissionDenied,
     Role,
-    Stage,
     User,
     UserRole,
 )
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
-# What each action needs. "known": any active user but a viewer. "responsible": the
-# model's owner or backup, or a maintainer or admin. "admin": an admin (until the team has
-# one, a maintainer, so that a new team can name its first admin).
-RULES = {
-    "create": "known",
-    "move": "known",
-    "build": "known",
-    "test": "known",
-    "roles": "known",  # backup / on-call, or the owner of a model before deploy
-    "handoff": "known",
-    "force": "responsible",
-    "deploy": "responsible",
-    "rollback": "responsible",
-    "owner": "responsible",  # changing the owner of a model in deploy or monitor
-    "alert": "known",
-    "manage": "admin",
-}
-_VERBS = {
-    "create": "add models",
-    "move": "move {m}",
-    "build": "build {m}",
-    "test": "test {m}",
-    "roles": "change the roles of {m}",
-    "handoff": "hand over {m}",
-    "force": "force a move of {m}",
-    "deploy": "deploy {m}",
-    "rollback": "roll back {m}",
-    "owner": "change the owner of {m}",
-    "alert": "acknowledge alerts of {m}",
-    "manage": "manage people and settings",
-}
 # Shared settings: name -> (default, what it means).
 SETTINGS: dict[str, tuple[Any, str]] = {
     "open_join": (True, "people never seen join as maintainers on their first change"),
@@ -85,66 +52,6 @@ def resolve_actor(store: Any, claimed: str) -> str:
     return domain.validate_user(store.database_user(), "database role")
 
 
-# -- the rule book -----------------------------------------------------------------------
-def deny(ctx: Context, action: str, model: Model | None, rule: str) -> PermissionDenied:
-    ctx.join_as = None  # refused: nobody joins by being refused
-    verb = _VERBS.get(action, action).format(m=model.name if model else "models")
-    message = f"{ctx.actor} may not {verb}: {rule}"
-    ctx.store.append_event(
-        ctx.event(PERMISSION_DENIED, model.name if model else None, action=action, rule=rule)
-    )
-    return PermissionDenied(message)
-
-
-def authorize(ctx: Context, action: str, model: Model | None = None) -> User | None:
-    """Allow the action or raise PermissionDenied (recorded) naming the rule it breaks.
-
-    Returns the acting user (None for someone about to join with this change).
-    """
-    need = RULES[action]
-    store: Any = ctx.store
-    user = store.get_user(ctx.actor)
-    ctx.join_as = None
-    if user is None:
-        if not get_setting(ctx, "open_join"):
-            raise deny(
-                ctx,
-                action,
-                model,
-                "only people added with `mlops user add` may act here (open_join is off)",
-            )
-        role = UserRole.MAINTAINER
-        ctx.join_as = str(role)
-    elif not user.active:
-        raise deny(ctx, action, model, f"{ctx.actor} was deactivated")
-    else:
-        role = user.role
-    if role == UserRole.VIEWER:
-        raise deny(ctx, action, model, "viewers read only (an admin can change your role)")
-    if (
-        need == "responsible"
-        and role == UserRole.MEMBER
-        and (model is None or ctx.actor not in (model.owner, model.backup))
-    ):
-        raise deny(
-            ctx, action, model, "it needs the model's owner or backup, or a maintainer or admin"
-        )
-    if (
-        need == "admin"
-        and role != UserRole.ADMIN
-        and (role != UserRole.MAINTAINER or store.count_admins())
-    ):
-        raise deny(ctx, action, model, "it needs an admin")
-    return user
-
-
-def role_action(model: Model, role: Role) -> str:
-    """Changing the owner of a model in deploy or monitor is for those responsible."""
-    if role == Role.OWNER and model.stage in (Stage.DEPLOY, Stage.MONITOR):
-        return "owner"
-    return "roles"
-
-
 # -- people ------------------------------------------------------------------------------
 def users(ctx: Context) -> list[User]:
     return ctx.store.list_users()  # type: ignore[attr-defined]
@@ -168,13 +75,13 @@ def holdings(ctx: Context, name: str) -> list[tuple[str, str]]:
     ]
 
 
+@gate.writes("manage")
 def add_user(
     ctx: Context, name: str, *, email: str | None = None, role: UserRole | str = "maintainer"
 ) -> User:
     name = domain.validate_user(name)
     role = role if isinstance(role, UserRole) else domain.parse_user_role(role)
     email = domain.validate_email(email)
-    authorize(ctx, "manage")
     event = ctx.event(USER_ADDED, None, user=name, role=str(role))
     if email:
         event.data["email"] = email
@@ -193,7 +100,6 @@ def add_user(
 
 def _change(ctx: Context, name: str, **changes: Any) -> User:
     before = user(ctx, name)
-    authorize(ctx, "manage")
     data: dict[str, Any] = {"user": before.name}
     for key, value in changes.items():
         old = getattr(before, key)
@@ -201,6 +107,7 @@ def _change(ctx: Context, name: str, **changes: Any) -> User:
     return ctx.store.update_user(before.name, changes, ctx.event(USER_CHANGED, None, **data))  # type: ignore[attr-defined]
 
 
+@gate.writes("manage")
 def set_role(ctx: Context, name: str, role: UserRole | str) -> User:
     role = role if isinstance(role, UserRole) else domain.parse_user_role(role)
     current = user(ctx, name)
@@ -211,10 +118,12 @@ def set_role(ctx: Context, name: str, role: UserRole | str) -> User:
     return _change(ctx, name, role=str(role))
 
 
+@gate.writes("manage")
 def set_email(ctx: Context, name: str, email: str | None) -> User:
     return _change(ctx, name, email=domain.validate_email(email))
 
 
+@gate.writes("manage")
 def deactivate(ctx: Context, name: str) -> User:
     """Someone left: they can no longer act, and the models they own are orphaned until
     someone takes them over (`mlops handoff --from NAME --to USER`)."""
@@ -226,6 +135,7 @@ def deactivate(ctx: Context, name: str) -> User:
     return _change(ctx, name, active=False)
 
 
+@gate.writes("manage")
 def reactivate(ctx: Context, name: str) -> User:
     if user(ctx, name).active:
         raise InvalidInput(f"{name} is active")
@@ -245,6 +155,32 @@ def owned_by(ctx: Context, name: str) -> list[Model]:
 def get_setting(ctx: Context, key: str) -> Any:
     value = ctx.store.get_setting(key)  # type: ignore[attr-defined]
     return SETTINGS[key][0] if value is None else value
+
+
+def shared_database_risks(store: Any) -> list[str]:
+    """What the settings let anyone who can connect do, on a database a team shares.
+
+    SQLite is one person's file (the filesystem decides who writes it), so it has none.
+    """
+    if getattr(store, "backend", None) != "postgresql":
+        return []
+    found = store.get_setting("open_join")
+    open_join = SETTINGS["open_join"][0] if found is None else found
+    identity = store.get_setting("identity") or SETTINGS["identity"][0]
+    risks = []
+    if identity != "database":
+        risks.append(
+            "identity is env: anyone who can connect acts as whoever MLOPS_USER names, an "
+            "admin included; give each person a database role and run "
+            "`mlops settings set identity database`"
+        )
+    if open_join:
+        risks.append(
+            "open_join is on: anyone who can connect and is not on the team joins as a "
+            "maintainer with their first change; once everyone is added, run "
+            "`mlops settings set open_join false`"
+        )
+    return risks
 
 
 def list_settings(ctx: Context) -> list[tuple[str, Any, str, str | None]]:
@@ -288,9 +224,9 @@ def _parse_setting(ctx: Context, key: str, text: str) -> Any:
     raise InvalidInput(f"unknown setting {key!r}: choose one of {', '.join(SETTINGS)}")
 
 
+@gate.writes("settings")
 def set_setting(ctx: Context, key: str, text: str) -> Any:
     value = _parse_setting(ctx, key, text)
-    authorize(ctx, "manage")
     before = get_setting(ctx, key)
     event = ctx.event(SETTING_SET, None, key=key, before=before, after=value)
     ctx.store.set_setting(key, value, event)  # type: ignore[attr-defined]
@@ -352,7 +288,8 @@ def describe(kind: str, d: dict[str, Any]) -> str:
 def looked(ctx: Context, model: Model) -> None:
     """Remember that the owner looked at their model (the detail screen, `model show`)."""
     if ctx.actor == model.owner:
-        ctx.store.record_view(model.name, ctx.actor, ctx.clock())  # type: ignore[attr-defined]
+        with gate.bookkeeping(ctx):
+            ctx.store.record_view(model.name, ctx.actor, ctx.clock())  # type: ignore[attr-defined]
 
 
 def changes_since_owner_looked(

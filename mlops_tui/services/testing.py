@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -29,8 +30,8 @@ from mlops_tui.domain import (
     TestsFailed,
 )
 from mlops_tui.services import (
+    gate,
     loopcfg,
-    team,  # issue 6: permissions
 )
 from mlops_tui.services.context import Context
 
@@ -63,10 +64,11 @@ def parse_junit(data: bytes | None) -> tuple[int, int, int] | None:
     return passed, failed, skipped
 
 
-def reap_interrupted(ctx: Context) -> list[TestRun]:
-    """Mark as interrupted this machine's running test runs whose process is gone."""
+def reap_interrupted(ctx: Context, model: str) -> list[TestRun]:
+    """Mark as interrupted this machine's running test runs of `model` whose process is
+    gone: part of a write use case on the model, under its grant (listing never writes)."""
     reaped = []
-    for run in ctx.store.test_runs(status=RunStatus.RUNNING, limit=None):
+    for run in ctx.store.test_runs(model, status=RunStatus.RUNNING, limit=None):
         if loopcfg.alive(run):
             continue
         try:
@@ -87,10 +89,9 @@ def reap_interrupted(ctx: Context) -> list[TestRun]:
 
 def test_runs(ctx: Context, model: str | None = None, limit: int = 20) -> list[TestRun]:
     """Recent test runs, newest first (a run whose process died shows as interrupted)."""
-    reap_interrupted(ctx)
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return ctx.store.test_runs(model, limit=limit)
+    return [loopcfg.as_seen(r) for r in ctx.store.test_runs(model, limit=limit)]
 
 
 test_runs.__test__ = False  # type: ignore[attr-defined]
@@ -128,13 +129,32 @@ def _in_checkout(
     cancel: threading.Event | None,
 ) -> Iterator[str]:
     """Run `argv` in a fresh copy of the committed tree at `sha`; yields output lines and
-    returns (exit code, JUnit bytes, why it was stopped)."""
+    returns (exit code, JUnit bytes, why it was stopped).
+
+    The tree is read now, not when the first line is asked for, so that a commit that
+    cannot be checked out safely (a symlink leaving the repository) is refused before the
+    run is recorded."""
     from mlops_tui.adapters.git_repo import GitRepo
 
     archive = GitRepo(repo_path).archive(sha)
+    return _run_in_checkout(archive, sha, argv, junit, env, timeout, cancel)
+
+
+def _run_in_checkout(
+    archive: io.BytesIO,
+    sha: str,
+    argv: list[str],
+    junit: str | None,
+    env: dict[str, str],
+    timeout: float,
+    cancel: threading.Event | None,
+) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="mlops-test-") as tmp:
         with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(tmp, filter="data")
+            try:
+                tar.extractall(tmp, filter="data")
+            except tarfile.FilterError as exc:  # archive() refuses these first; kept as a net
+                raise InvalidInput(f"cannot check out {sha[:12]} safely: {exc}") from None
         try:
             proc = subprocess.Popen(
                 argv,
@@ -169,8 +189,9 @@ def _in_checkout(
             done.set()
         report = None
         if junit:
-            path = Path(tmp, junit)
-            if path.is_file():
+            # The tests may have left a link there: read only a report inside the checkout.
+            path = Path(tmp, junit).resolve()
+            if path.is_relative_to(Path(tmp).resolve()) and path.is_file():
                 report = path.read_bytes()[:MAX_JUNIT]
         return code, report, (why[0] if why else None)
 
@@ -201,6 +222,7 @@ def _in_image(
         engine.remove(container)
 
 
+@gate.writes("test", model="name")
 def run(
     ctx: Context,
     name: str,
@@ -217,7 +239,8 @@ def run(
     """
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
-    team.authorize(ctx, "test", model)
+    gate.check(ctx, model)
+    reap_interrupted(ctx, name)
     v = loopcfg.version_of(ctx, model, version)
     cfg = loopcfg.config_of(model, v)
     if not cfg.test_command:
@@ -319,6 +342,7 @@ def summary(run: TestRun) -> str:
     return f"{what}{took} (test run #{run.id})"
 
 
+@gate.writes("test", model="name")
 def record(
     ctx: Context,
     name: str,
@@ -336,7 +360,8 @@ def record(
     if junit is not None and counts is None:
         raise InvalidInput("the --junit file is not a JUnit XML report")
     model = ctx.store.get_model(name)
-    team.authorize(ctx, "test", model)
+    gate.check(ctx, model)
+    reap_interrupted(ctx, name)
     v = loopcfg.version_of(ctx, model, version)
     started = ctx.store.start_test_run(
         model=name,

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from mlops_tui import domain
 from mlops_tui.domain import InvalidInput
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
 FORMAT = "mlops-export"
@@ -118,6 +119,8 @@ def _check(row: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
 def _check_model(row: dict[str, Any]) -> None:
     _check(row, _MODEL_TYPES)
     domain.validate_model_name(row["name"])
+    if row.get("repo") is not None:
+        domain.validate_repo(row["repo"])
     domain.parse_stage(row["stage"])
     domain.Health(row["health"])
 
@@ -201,6 +204,7 @@ _RECORDS = {
 }
 
 
+@gate.writes("import")
 def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict[str, int]:
     """Check every line, then load it all in one transaction. Raises InvalidInput naming the
     first bad line; nothing is written in that case."""
@@ -285,7 +289,7 @@ def _refused_line(records: dict[str, list[dict[str, Any]]], line_of: dict[int, i
         part: dict[str, list[dict[str, Any]]] = {kind: [] for kind in records}
         for _, kind, row in ordered[:count]:
             part[kind].append(row)
-        with open_store(":memory:") as scratch:
+        with open_store(":memory:") as scratch, gate.scratch(scratch):
             try:
                 scratch.load(part)
             except InvalidInput:

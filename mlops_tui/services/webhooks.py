@@ -33,6 +33,7 @@ from mlops_tui.domain import (
     InvalidInput,
     Webhook,
 )
+from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
 #: event categories (the part of a kind before the dot) a webhook can ask for; README lists
@@ -92,6 +93,7 @@ def payload(event: Event) -> dict[str, Any]:
 
 
 # -- configuration -----------------------------------------------------------------------
+@gate.writes("webhook")
 def add(
     ctx: Context, url: str, *, events: str | None = None, secret_env: str | None = None
 ) -> Webhook:
@@ -116,6 +118,7 @@ def get(ctx: Context, hook_id: int) -> Webhook:
     return ctx.store.get_webhook(hook_id)
 
 
+@gate.writes("webhook")
 def remove(ctx: Context, hook_id: int) -> Event:
     return ctx.store.remove_webhook(hook_id, ctx.event(WEBHOOK_REMOVED, None))
 
@@ -198,6 +201,7 @@ def _body(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
+@gate.writes("webhook")
 def test(ctx: Context, hook_id: int) -> Attempt:
     """Send a ping now, whatever the queue holds; the attempt goes to the log."""
     hook = ctx.store.get_webhook(hook_id)
@@ -224,6 +228,7 @@ def test(ctx: Context, hook_id: int) -> Attempt:
     )
 
 
+@gate.writes("deliver")
 def deliver(
     ctx: Context,
     *,
@@ -231,16 +236,39 @@ def deliver(
     retry_now: bool = False,
     timeout: float = TIMEOUT,
     on_attempt: Callable[[Webhook, Attempt], None] | None = None,
+    report: Report | None = None,
 ) -> Report:
     """Queue new events and send what is due, each webhook in event order.
 
     `budget` bounds the whole run in seconds; `retry_now` ignores the backoff once (a
     person who knows the receiver is back). Returns what was delivered, what failed this
-    run and what is still pending.
+    run and what is still pending: into `report` when given, where each attempt is counted
+    as soon as it is on record, so a relay stopped mid-run (Ctrl+C on `webhook deliver
+    --watch`) still knows what it sent; its pending count is set when the run ends.
     """
+    return _relay(
+        ctx,
+        budget=budget,
+        retry_now=retry_now,
+        timeout=timeout,
+        on_attempt=on_attempt,
+        report=report,
+    )
+
+
+def _relay(
+    ctx: Context,
+    *,
+    budget: float | None,
+    retry_now: bool = False,
+    timeout: float = TIMEOUT,
+    on_attempt: Callable[[Webhook, Attempt], None] | None = None,
+    report: Report | None = None,
+) -> Report:
     deadline = None if budget is None else time.monotonic() + budget
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    report = Report()
+    report = Report() if report is None else report
+    pending = 0
     for hook in ctx.store.webhooks():
         while ctx.store.enqueue(hook, ctx.clock())[0]:
             if deadline is not None and time.monotonic() > deadline:
@@ -253,7 +281,8 @@ def deliver(
             _drain(ctx, hook, owner, deadline, retry_now, timeout, report, on_attempt)
         finally:
             ctx.store.release_webhook(hook.id, owner)
-        report.pending += len(ctx.store.deliveries(webhook=hook.id, status="pending"))
+        pending += len(ctx.store.deliveries(webhook=hook.id, status="pending"))
+    report.pending = pending
     return report
 
 
@@ -300,21 +329,30 @@ def _drain(
             delivery=delivery.id,
             next_attempt_at=None if ok else ctx.clock() + timedelta(seconds=backoff(attempts)),
         )
+        # Counted as soon as the attempt is on record, before anything else can stop the
+        # relay (Ctrl+C, a failing callback), so the report matches the delivery log.
+        if ok:
+            report.delivered += 1
+        else:
+            report.failed += 1
         if on_attempt is not None:
             on_attempt(hook, attempt)
         if not ok:
-            report.failed += 1
             return
-        report.delivered += 1
         if not ctx.store.claim_webhook(hook.id, owner, now, now + timedelta(seconds=timeout + 30)):
             return  # our lease ran out and another relay took over: it goes on in order
 
 
 def after_write(ctx: Context) -> None:
-    """Deliver what is due, briefly, after a command that wrote; never raises."""
+    """Deliver what is due, briefly, after a command that wrote; never raises.
+
+    This is the relay's bookkeeping, not the person's act: it sends only what the outbox
+    already holds, so it runs whoever the person is (a viewer's refusal goes out too).
+    """
     try:
         if ctx.store.webhooks():
-            deliver(ctx, budget=AFTER_WRITE_BUDGET, timeout=AFTER_WRITE_BUDGET)
+            with gate.bookkeeping(ctx):
+                _relay(ctx, budget=AFTER_WRITE_BUDGET, timeout=AFTER_WRITE_BUDGET)
     except Exception:
         return  # the command already succeeded; the outbox keeps the event for later
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from mlops_tui.domain import Event, Model, NewEvent, Stage
+from mlops_tui.grants import Grant, Grants
 
 
 class StatusRow(NamedTuple):
@@ -35,12 +37,34 @@ class Change(NamedTuple):
 
 
 class Store(ABC):
-    """Shared state: models and their append-only history."""
+    """Shared state: models and their append-only history.
+
+    Every write needs a grant from the service layer's gate in force (`acting`): without
+    one, or for an actor, model or kind of event the grant does not cover, a write method
+    raises UngatedWrite before it changes anything.
+    """
 
     #: "sqlite" or "postgresql"
     backend: str
     #: where the data lives, safe to print (no password)
     location: str
+
+    @property
+    def grants(self) -> Grants:
+        """The grants in force on this store (one use case at a time uses a store)."""
+        found: Grants | None = self.__dict__.get("_grants")
+        if found is None:
+            found = self.__dict__["_grants"] = Grants()
+        return found
+
+    @contextmanager
+    def acting(self, grant: Grant) -> Iterator[Grant]:
+        """Put `grant` in force for the writes made inside the block."""
+        self.grants.push(grant)
+        try:
+            yield grant
+        finally:
+            self.grants.pop(grant)
 
     @abstractmethod
     def close(self) -> None:
@@ -204,6 +228,16 @@ class Store(ABC):
     def chain(self) -> Iterator[tuple[Any, ...]]:
         """Yield (id, at, actor, model, kind, data, prev_hash, hash) for every event, oldest
         first, as stored (for `mlops audit verify`)."""
+
+    @abstractmethod
+    def chain_snapshot(self) -> AbstractContextManager[tuple[Any, int | None, Iterator[Any]]]:
+        """A context giving (anchor, sequence, rows) read at one moment: the anchor's (event
+        id, hash, events appended) or None when its row is gone; on SQLite the highest event
+        id ever handed out (None on PostgreSQL); the rows as `chain` yields them."""
+
+    @abstractmethod
+    def chain_head(self) -> tuple[Any, Any]:
+        """Return (anchor, newest event's (id, at, hash) or None), read at one moment."""
 
     @abstractmethod
     def get_user(self, name: str) -> Any:

@@ -121,6 +121,11 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
     def _write(self) -> AbstractContextManager[Any]:
         """A cursor inside a write transaction: committed on success, rolled back on error."""
 
+    def _stream(self) -> AbstractContextManager[Any]:
+        """A read that a generator consumes at its caller's pace, so it may stay open long
+        (PostgreSQL lifts its cut-off for idle transactions there)."""
+        return self._read()
+
     @abstractmethod
     def _time_in(self, value: datetime) -> Any: ...
 
@@ -166,13 +171,12 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
         return str(value) if column in ("stage", "health") else value
 
     def _append(self, cur: Any, event: NewEvent) -> Event:
-        # The audit chain (sql_team): serialise appends, take the next id and link the hash.
+        self.grants.require(actor=event.actor, model=event.model, kind=event.kind)
+        # The audit chain (sql_team): serialise appends, take the next id and link the hash,
+        # then write the row and move the chain's anchor to it.
         event_id, prev, digest = self._chain_next(cur, event)
-        cur.execute(
-            self._sql(
-                "INSERT INTO events (id, at, actor, model, kind, data, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
+        self._chain_append(
+            cur,
             (
                 event_id,
                 self._time_in(event.at),
@@ -338,7 +342,7 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
         return out
 
     def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        with self._read() as cur:
+        with self._stream() as cur:
             for kind, table, columns, order in TABLES:
                 cur.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
                 while batch := cur.fetchmany(5000):
@@ -381,6 +385,7 @@ class SqlStore(LoopSql, TeamSql, RegistrySql, Store):
                 rows = records.get(kind, ())
                 self._bulk_insert(cur, table, columns, self._rows_in(columns, rows))
             self._after_load(cur)
+            self._anchor_chain(cur)  # the imported history's head, as if appended here
 
     # -- builds and versions ----------------------------------------------------------
     def _version(self, row: tuple[Any, ...]) -> Version:

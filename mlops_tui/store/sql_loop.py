@@ -484,11 +484,14 @@ class LoopSql:
                     cur, model, stale_at=stale_at, ok_at=at if ok else None, check_at=at
                 )
             current = self._model_row(cur, model)
-            change = None
+            # The events are appended last, in this order: the audit chain is serialised from
+            # the first append to the commit, so every other statement runs before it.
+            appends: list[NewEvent] = []
+            stored = None
             if current.health != health:  # the history records changes, not every check
                 event.data.update(check=check.id, health=str(health), before=str(current.health))
                 stored = self._touch_model(cur, model, event, health=str(health))
-                change = Change(stored, self._append(cur, event))
+                appends.append(event)
             opened: list[Alert] = []
             for spec, alert_event in zip(alerts, alert_events, strict=True):
                 cur.execute(
@@ -518,7 +521,7 @@ class LoopSql:
                 alert = self._alert(cur.fetchone())
                 opened.append(alert)
                 alert_event.data.update(alert=alert.id, check=check.id)
-                self._append(cur, alert_event)
+                appends.append(alert_event)
             for metric, resolve_event in zip(resolve, resolve_events, strict=True):
                 cur.execute(
                     self._sql(
@@ -530,7 +533,9 @@ class LoopSql:
                 found = cur.fetchone()
                 if found is not None:
                     resolve_event.data.update(alert=int(found[0]), check=check.id)
-                    self._append(cur, resolve_event)
+                    appends.append(resolve_event)
+            appended = [self._append(cur, e) for e in appends]
+            change = None if stored is None else Change(stored, appended[0])
             return check, opened, change
 
     def last_check(self, model: str, *, ok: bool | None = None) -> Check | None:

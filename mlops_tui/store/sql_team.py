@@ -3,15 +3,20 @@
 A mixin of SqlStore: it uses the dialect hooks (_read, _write, _sql, _time_in/out,
 _json_in/out, _append) that SqlStore defines, so both backends get it for free.
 
-The audit chain lives in two columns of `events` (prev_hash, hash). Appends are serialised
-(SQLite's BEGIN IMMEDIATE already does it; PostgreSQL takes a transaction-scoped advisory
-lock), so the chain stays one line whatever the number of writers.
+The audit chain lives in two columns of `events` (prev_hash, hash) and in a one-row table,
+`audit_anchor`: the id and hash of the last event the tool appended and how many it has
+appended, moved in the same transaction as each append. A new event links to the anchor, not
+to whatever the newest row happens to be, so deleting the newest events stays visible
+whatever is appended afterwards. Appends are serialised (SQLite's BEGIN IMMEDIATE already
+does it; PostgreSQL takes a transaction-scoped advisory lock), so the chain stays one line
+whatever the number of writers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +70,32 @@ TEAM_TABLES = (
     ("link", "model_links", LINK_COLUMNS, "model, kind"),
 )
 _CHAIN_LOCK = 0x6D6C6F7073 + 6  # PostgreSQL advisory lock: one appender at a time
+# The previous hash and the next id, from the anchor (the newest row only when the anchor row
+# is gone). The id is past every id the history has held: max(id) for rows written behind the
+# tool's back, the anchor for deleted newest rows, the sequence for rolled-back appends.
+_PG_NEXT = (
+    "SELECT COALESCE((SELECT hash FROM audit_anchor WHERE id = 1), "
+    "(SELECT hash FROM events ORDER BY id DESC LIMIT 1)), "
+    "GREATEST(COALESCE((SELECT max(id) FROM events), 0) + 1, "
+    "COALESCE((SELECT event FROM audit_anchor WHERE id = 1), 0) + 1, "
+    "nextval(pg_get_serial_sequence('events', 'id')))"
+)
+_SQLITE_NEXT = (
+    "SELECT COALESCE((SELECT hash FROM audit_anchor WHERE id = 1), "
+    "(SELECT hash FROM events ORDER BY id DESC LIMIT 1)), max("
+    "COALESCE((SELECT max(id) FROM events), 0), "
+    "COALESCE((SELECT event FROM audit_anchor WHERE id = 1), 0), "
+    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (id, at, actor, model, kind, data, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MOVE_ANCHOR = "UPDATE audit_anchor SET event = ?, hash = ?, events = events + 1 WHERE id = 1"
+# PostgreSQL runs a data-modifying WITH once whether or not the query reads it.
+_PG_APPEND = f"WITH appended AS ({_INSERT_EVENT}) {_MOVE_ANCHOR}".replace("?", "%s")
+#: (event id, hash, events appended) of the anchor, or None when its row was deleted
+Anchor = tuple[int, str, int] | None
 _SQLITE_TRIGGERS = (
     """
     CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -84,6 +115,7 @@ class TeamSql:
     backend: str
     _read: Any
     _write: Any
+    _stream: Any
     _sql: Any
     _time_in: Any
     _time_out: Any
@@ -91,6 +123,7 @@ class TeamSql:
     _append: Any
     _model: Any
     _is_unique_violation: Any
+    _LOCK_MODEL: str
 
     # -- the audit chain ---------------------------------------------------------------
     def _chain_next(self, cur: Any, event: NewEvent) -> tuple[int, str, str]:
@@ -118,19 +151,14 @@ class TeamSql:
             if cur.rowcount == 0:
                 del event.data["joined"]
         if self.backend == "postgresql":
+            # Two statements (psycopg prepares each after a few runs; one multi-statement
+            # string would be planned anew every time), so the read's snapshot is taken once
+            # the lock is held: it sees the appender before us, whose commit precedes unlock.
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
-            cur.execute(
-                "SELECT (SELECT hash FROM events ORDER BY id DESC LIMIT 1), "
-                "GREATEST(COALESCE((SELECT max(id) FROM events), 0) + 1, "
-                "nextval(pg_get_serial_sequence('events', 'id')))"
-            )
+            cur.execute(_PG_NEXT)
             prev, next_id = cur.fetchone()
         else:
-            cur.execute(
-                "SELECT (SELECT hash FROM events ORDER BY id DESC LIMIT 1), max("
-                "COALESCE((SELECT max(id) FROM events), 0), "
-                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1"
-            )
+            cur.execute(_SQLITE_NEXT)
             prev, next_id = cur.fetchone()
         prev = prev or CHAIN_GENESIS
         digest = chain_hash(
@@ -166,23 +194,93 @@ class TeamSql:
             for statement in _SQLITE_TRIGGERS:
                 cur.execute(statement)
 
+    def _chain_append(self, cur: Any, row: tuple[Any, ...]) -> None:
+        """Insert the event (id, at, actor, model, kind, data, prev_hash, hash) and move the
+        anchor to it, in the append's transaction: a rollback takes both back. On PostgreSQL
+        one statement, so the anchor costs no round trip while the chain's lock is held. No
+        anchor row (deleted behind the tool's back) stays no row, for verify to see."""
+        event_id, digest = row[0], row[-1]
+        if self.backend == "postgresql":
+            cur.execute(_PG_APPEND, (*row, event_id, digest))
+        else:
+            cur.execute(_INSERT_EVENT, row)
+            cur.execute(_MOVE_ANCHOR, (event_id, digest))
+
+    def _anchor_chain(self, cur: Any) -> None:
+        """Migration step 6, and an import: anchor the chain at the newest event already
+        there (the anchor's trigger lets it leave event 0 once, for exactly this)."""
+        cur.execute("SELECT id, hash FROM events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+        row = cur.fetchone()
+        if row is None:
+            return
+        cur.execute("SELECT count(*) FROM events")
+        count = int(cur.fetchone()[0])
+        cur.execute(
+            self._sql("UPDATE audit_anchor SET event = ?, hash = ?, events = ? WHERE id = 1"),
+            (int(row[0]), row[1], count),
+        )
+
+    def _one_snapshot(self, cur: Any) -> None:
+        """Make every read of this transaction see the same moment, so an append committed
+        between two of them cannot look like a deletion. SQLite's read transactions already
+        do; PostgreSQL's default takes a new snapshot for each statement."""
+        if self.backend == "postgresql":
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def _anchor_in(self, cur: Any) -> Anchor:
+        cur.execute("SELECT event, hash, events FROM audit_anchor WHERE id = 1")
+        row = cur.fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
+
+    @contextmanager
+    def chain_snapshot(
+        self, batch: int = 5000
+    ) -> Iterator[tuple[Anchor, int | None, Iterator[tuple[Any, ...]]]]:
+        """What `mlops audit verify` compares, read at one moment: the anchor; the highest
+        event id SQLite ever handed out (its AUTOINCREMENT counter, a second witness of
+        deleted newest events; None on PostgreSQL, whose sequence also moves on a rolled-back
+        append and so proves nothing); and the events as `chain` yields them. The rows can
+        only be read inside the block."""
+        with self._stream() as cur:
+            self._one_snapshot(cur)
+            anchor = self._anchor_in(cur)
+            sequence = None
+            if self.backend == "sqlite":
+                cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+                found = cur.fetchone()
+                sequence = int(found[0]) if found else 0
+            yield anchor, sequence, self._chain_rows(cur, batch)
+
+    def _chain_rows(self, cur: Any, batch: int) -> Iterator[tuple[Any, ...]]:
+        cur.execute(f"SELECT {', '.join(CHAIN_COLUMNS)} FROM events ORDER BY id")
+        while rows := cur.fetchmany(batch):
+            for id_, at, actor, model, kind, data, prev, digest in rows:
+                yield (
+                    int(id_),
+                    self._time_out(at),
+                    actor,
+                    model,
+                    kind,
+                    self._json_out(data),
+                    prev,
+                    digest,
+                )
+
     def chain(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Every event with its stored hashes, oldest first:
         (id, at, actor, model, kind, data, prev_hash, hash)."""
+        with self.chain_snapshot(batch) as (_, _, rows):
+            yield from rows
+
+    def chain_head(self) -> tuple[Anchor, tuple[int, datetime, str | None] | None]:
+        """The anchor and the newest event's (id, at, hash), read at one moment: what
+        `mlops audit head` prints once it has checked that they agree."""
         with self._read() as cur:
-            cur.execute(f"SELECT {', '.join(CHAIN_COLUMNS)} FROM events ORDER BY id")
-            while rows := cur.fetchmany(batch):
-                for id_, at, actor, model, kind, data, prev, digest in rows:
-                    yield (
-                        int(id_),
-                        self._time_out(at),
-                        actor,
-                        model,
-                        kind,
-                        self._json_out(data),
-                        prev,
-                        digest,
-                    )
+            self._one_snapshot(cur)
+            anchor = self._anchor_in(cur)
+            cur.execute("SELECT id, at, hash FROM events ORDER BY id DESC LIMIT 1")
+            row = cur.fetchone()
+        return anchor, None if row is None else (int(row[0]), self._time_out(row[1]), row[2])
 
     # -- people --------------------------------------------------------------------------
     def _user(self, row: Sequence[Any]) -> User:
@@ -330,6 +428,13 @@ class TeamSql:
         """
         out = []
         with self._write() as cur:
+            # Two people may hand a model over at the same moment: its row lock makes the
+            # second wait for the first to commit and then find its handoff below, instead
+            # of both passing the check and one tripping the one-pending index. All locks
+            # are taken before the first event, in name order, so bulk requests never
+            # deadlock with each other or with a writer waiting for the audit chain.
+            for name in sorted({request[0].name for request in requests}):
+                cur.execute(self._sql(self._LOCK_MODEL), (name,))
             for model, to_user, note, checklist, event in requests:
                 cur.execute(self._sql("SELECT owner FROM models WHERE name = ?"), (model.name,))
                 row = cur.fetchone()
@@ -341,13 +446,15 @@ class TeamSql:
                         "nothing was written, reload and try again"
                     )
                 cur.execute(
-                    self._sql("SELECT id FROM handoffs WHERE model = ? AND status = 'pending'"),
+                    self._sql(
+                        "SELECT id, to_user FROM handoffs WHERE model = ? AND status = 'pending'"
+                    ),
                     (model.name,),
                 )
                 if (pending := cur.fetchone()) is not None:
                     raise AlreadyExists(
-                        f"{model.name} already has a pending handoff (#{pending[0]}): "
-                        "cancel it first"
+                        f"{model.name} already has a pending handoff #{pending[0]} to "
+                        f"{pending[1]}: cancel it first (`mlops handoff cancel {pending[0]}`)"
                     )
                 at = self._time_in(event.at)
                 items = [ChecklistItem(i) for i in checklist]
@@ -523,6 +630,7 @@ class TeamSql:
 
     def record_view(self, model: str, actor: str, at: datetime) -> None:
         """Remember that `actor` looked at `model` now (not history: nothing changed)."""
+        self.grants.require(actor=actor)
         with self._write() as cur:
             cur.execute("SELECT COALESCE(max(id), 0) FROM events")
             head = int(cur.fetchone()[0])

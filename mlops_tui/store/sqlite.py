@@ -107,6 +107,7 @@ class SqliteStore(SqlStore):
         return self._transaction("BEGIN")
 
     def _write(self) -> Any:
+        self.grants.require()
         return self._transaction("BEGIN IMMEDIATE")
 
     def _time_in(self, value: datetime) -> str:
@@ -152,7 +153,7 @@ class SqliteStore(SqlStore):
                 self._conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from None
-        with self._write() as cur:
+        with self._transaction("BEGIN IMMEDIATE") as cur:  # the schema, not the team's data
             # Another process may have migrated while we waited for the lock.
             current = int(cur.execute("PRAGMA user_version").fetchone()[0])
             for version in range(current + 1, migrations.LATEST + 1):

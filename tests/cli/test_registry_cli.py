@@ -146,10 +146,11 @@ def test_approvals_from_the_cli_and_the_deploy_refusal(db_url: str) -> None:
     ) == ("churn v1: rejected: drift is red\n")
     err = fails(db_url, "deploy", "churn", code=2)
     assert err == "mlops: cannot deploy: churn v1 was rejected by bob (drift is red)"
-    history = json.loads(ok(db_url, "history", "churn", "--json", "-n", "3"))
+    history = json.loads(ok(db_url, "history", "churn", "--json", "-n", "4"))
     assert [(e["kind"], e["actor"]) for e in history] == [
         ("approval.rejected", "bob"),
         ("approval.approved", "alice"),
+        ("permission.denied", "tester"),  # the requester tried to approve
         ("approval.requested", "tester"),
     ]
     assert "a rejection needs --note" in fails(
@@ -194,9 +195,13 @@ def test_the_watching_relay_sends_what_others_write(db_url: str, receiver) -> No
 
         with open_store(db_url) as store:
             lifecycle.add_model(Context(store, "script"), "churn", owner="alice")
-        deadline = time.monotonic() + 20
-        while receiver.kinds() != ["model.created"] and time.monotonic() < deadline:
-            time.sleep(0.1)
+            # Stop the relay once the delivery is on its record, not as soon as the receiver
+            # has the POST: until the relay has the answer, the event is rightly still
+            # pending (it would go again), and must not be counted as delivered.
+            deadline = time.monotonic() + 20
+            while not store.deliveries(status="delivered") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [d.kind for d in store.deliveries(status="delivered")] == ["model.created"]
         assert receiver.kinds() == ["model.created"]
     finally:
         relay.send_signal(signal.SIGINT)

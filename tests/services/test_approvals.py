@@ -42,11 +42,12 @@ def test_a_request_is_made_when_a_version_needing_approval_enters_deploy(ctx) ->
 def test_who_may_approve(ctx) -> None:
     to_stage_deploy(ctx)
     approvals.require(ctx, "churn", 2)
-    assert approvals.missing(as_(ctx, "carol"), "churn", 1)  # carol deploys: the requester
+    approvals.request(as_(ctx, "carol"), "churn", 1)  # carol deploys: the requester
+    assert approvals.missing(ctx, "churn", 1)
     with pytest.raises(PermissionDenied, match="carol requested the approval of churn v1"):
         approvals.approve(as_(ctx, "carol"), "churn", 1)
     team.add_user(ctx, "mia", role="member")
-    with pytest.raises(PermissionDenied, match=r"mia may not approve churn v1: .*mia is a member"):
+    with pytest.raises(PermissionDenied, match=r"mia may not approve or reject churn: .*owner"):
         approvals.approve(as_(ctx, "mia"), "churn", 1)
     approvals.approve(ctx, "churn", 1)  # alice: the owner
     assert "has 1: alice" in approvals.missing(ctx, "churn", 1)
@@ -66,17 +67,47 @@ def test_who_may_approve(ctx) -> None:
 def test_a_model_rule_wins_over_the_team_rule_and_can_be_removed(ctx) -> None:
     to_stage_deploy(ctx)
     assert approvals.missing(ctx, "churn", 1) is None  # no rule: nothing asked
-    approvals.require(ctx, None, 2)
-    approvals.require(ctx, "churn", 1)
+    boss = as_(ctx, "boss")  # not churn's owner: the rules do not bind them
+    approvals.require(boss, None, 2)
+    approvals.require(boss, "churn", 1)
     assert approvals.required(ctx, "churn") == 1
-    approvals.require(ctx, "churn", 0)
+    approvals.require(boss, "churn", 0)
     assert approvals.required(ctx, "churn") == 2
-    approvals.require(ctx, None, 0)
+    approvals.require(boss, None, 0)
     assert approvals.missing(ctx, "churn", 1) is None
     with pytest.raises(InvalidInput, match="no approval rule to remove"):
-        approvals.require(ctx, None, 0)
+        approvals.require(boss, None, 0)
     kinds = [e.kind for e in queries.history(ctx, limit=4)]
     assert kinds == ["approval.rule"] * 4
+
+
+def test_nobody_lowers_a_rule_that_binds_them(ctx) -> None:
+    """The owner may raise the bar on their own model, never lower it; whoever waits for
+    an approval may not lower the team's rule either; and rules are an admin's act."""
+    to_stage_deploy(ctx)  # alice owns churn
+    team.add_user(ctx, "root", role="admin")
+    root, alice = as_(ctx, "root"), ctx
+    team.set_role(root, "alice", "admin")
+    approvals.require(alice, "churn", 2)  # raising: fine
+    with pytest.raises(PermissionDenied, match="alice is responsible for churn"):
+        approvals.require(alice, "churn", 1)
+    with pytest.raises(PermissionDenied, match="alice is responsible for churn"):
+        approvals.require(alice, "churn", 0)
+    approvals.require(root, None, 1)
+    approvals.require(root, "churn", 0)  # churn now falls under the team's rule
+    approvals.request(as_(ctx, "carol"), "churn", 1)  # carol deploys: asks for approval
+    team.set_role(root, "carol", "admin")  # joined with her request
+    with pytest.raises(PermissionDenied, match="carol is waiting for approval of churn v1"):
+        approvals.require(as_(ctx, "carol"), None, 0)
+    with pytest.raises(PermissionDenied, match="alice is waiting for approval of churn v1"):
+        approvals.require(alice, None, 0)
+    team.add_user(root, "mo", role="maintainer")
+    with pytest.raises(PermissionDenied, match="it needs an admin"):
+        approvals.require(as_(ctx, "mo"), None, 0)
+    refusals = [e for e in queries.history(ctx, limit=0) if e.kind == "permission.denied"]
+    assert len(refusals) == 5
+    approvals.require(root, None, 0)  # root waits for nothing
+    assert approvals.required(ctx, "churn") == 0
 
 
 def test_deploy_is_refused_until_approved(ctx, serving, docker_client) -> None:  # noqa: F811

@@ -16,7 +16,7 @@ import pytest
 from mlops_tui.adapters.docker_engine import BuildCancelled, BuildFailed, EngineError
 from mlops_tui.domain import BuildStatus, InvalidInput, MoveRefused
 from mlops_tui.modelconfig import ConfigError
-from mlops_tui.services import builds, lifecycle, queries
+from mlops_tui.services import builds, gate, lifecycle, queries
 from mlops_tui.services.context import Context
 
 SCRATCH = "FROM scratch\nCOPY model.txt /model.txt\n"
@@ -131,19 +131,25 @@ def test_a_build_whose_process_died_shows_as_interrupted(ctx, model):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    ctx.store.start_build(
-        model=model,
-        inputs="x",
-        commit="a" * 40,
-        ref="HEAD",
-        actor="bob",
-        at=ctx.clock(),
-        host=socket.gethostname(),
-        pid=dead.pid,
-        event=ctx.event("build.started", model),
-    )
+    with gate.acting(ctx, "build", model):
+        ctx.store.start_build(
+            model=model,
+            inputs="x",
+            commit="a" * 40,
+            ref="HEAD",
+            actor="bob",
+            at=ctx.clock(),
+            host=socket.gethostname(),
+            pid=dead.pid,
+            event=ctx.event("build.started", model),
+        )
+    head = queries.head(ctx)
     (shown,) = builds.builds(ctx, model)
     assert shown.status == BuildStatus.INTERRUPTED and "died" in shown.error
+    assert queries.head(ctx) == head, "listing never writes"
+    builds.record(ctx, model, commit="c" * 40, image="r/x:2")  # the next build records it
+    statuses = [b.status for b in ctx.store.builds(model=model)]
+    assert statuses == [BuildStatus.SUCCEEDED, BuildStatus.INTERRUPTED]
 
 
 def test_external_ci_can_report_builds(ctx: Context) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from mlops_tui.adapters.docker_engine import EngineError
 from mlops_tui.domain import DeployFailed, InvalidInput, MoveRefused, Stage
-from mlops_tui.services import builds, deploys, lifecycle, queries, testing
+from mlops_tui.services import builds, deploys, gate, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import get, serving, toml  # noqa: F401 - serving is a fixture
 
@@ -221,19 +221,23 @@ def test_a_deployment_whose_process_died_shows_as_interrupted(ctx: Context) -> N
     lifecycle.add_model(ctx, "fraud", owner="bob")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    ctx.store.start_deployment(
-        model="fraud",
-        version=1,
-        kind="deploy",
-        target="container",
-        image="fraud:v1",
-        previous_version=None,
-        at=ctx.clock(),
-        actor="bob",
-        host=socket.gethostname(),
-        pid=dead.pid,
-        event=ctx.event("deploy.started", "fraud"),
-    )
+    with gate.acting(ctx, "deploy", "fraud"):
+        ctx.store.start_deployment(
+            model="fraud",
+            version=1,
+            kind="deploy",
+            target="container",
+            image="fraud:v1",
+            previous_version=None,
+            at=ctx.clock(),
+            actor="bob",
+            host=socket.gethostname(),
+            pid=dead.pid,
+            event=ctx.event("deploy.started", "fraud"),
+        )
+    head = queries.head(ctx)
     (shown,) = deploys.deployments(ctx, "fraud")
     assert shown.status == "interrupted" and "died" in shown.error
     assert queries.model(ctx, "fraud").production_version is None
+    assert queries.head(ctx) == head, "listing never writes"
+    assert ctx.store.deployments("fraud")[0].status == "running"

@@ -163,5 +163,6 @@ def test_who_may_offer_a_model(team_ctx: Context) -> None:
     dave = as_(ctx, "dave")  # a member who neither owns nor backs it up
     with pytest.raises(PermissionDenied, match="owner or backup"):
         handoffs.request(dave, "churn", to="carol")
-    assert handoffs.request(dave, "fraud", to="carol").from_user == "bob"  # still in plan
+    with pytest.raises(PermissionDenied, match="owner or backup"):
+        handoffs.request(dave, "fraud", to="carol")  # in plan as well
     assert handoffs.request(as_(ctx, "bob"), "churn", to="carol").to_user == "carol"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_tui.domain import InvalidInput, PermissionDenied, Stage, UserRole
-from mlops_tui.services import builds, lifecycle, queries, team
+from mlops_tui.services import builds, deploys, gate, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.services.team import resolve_actor
 
@@ -70,7 +70,7 @@ def test_members_move_build_and_test_any_model(crew: Context) -> None:
     lifecycle.move(bob, "churn", "build")
     builds.record(bob, "churn", commit="a" * 40, image="r/churn:1")
     assert lifecycle.move(bob, "churn", "test").model.stage == Stage.TEST
-    team.authorize(bob, "test", queries.model(crew, "churn"))
+    assert gate.why_not(bob, "test", queries.model(crew, "churn")) is None
 
 
 def test_forcing_a_move_needs_the_owner_backup_or_a_maintainer(crew: Context) -> None:
@@ -98,25 +98,30 @@ def test_deploy_and_rollback_need_someone_responsible(crew: Context) -> None:
     lifecycle.add_model(crew, "churn", owner="mia")
     bob = as_(crew, "bob")
     model = queries.model(crew, "churn")
+    denied(bob, deploys.deploy, bob, "churn", match="owner or backup")
+    denied(bob, deploys.rollback, bob, "churn", match="owner or backup")
     for action in ("deploy", "rollback"):
-        denied(bob, team.authorize, bob, action, model, match="owner or backup")
-        team.authorize(as_(crew, "mia"), action, model)  # the owner
-        team.authorize(crew, action, model)  # an admin
+        assert gate.why_not(as_(crew, "mia"), action, model) is None  # the owner
+        assert gate.why_not(crew, action, model) is None  # an admin
     lifecycle.set_role(crew, "churn", "bob", role="backup")
-    team.authorize(bob, "deploy", queries.model(crew, "churn"))
+    assert gate.why_not(bob, "deploy", queries.model(crew, "churn")) is None
 
 
-def test_owners_of_models_in_deploy_or_monitor_change_only_by_those_responsible(
+def test_who_is_responsible_for_a_model_is_changed_only_by_those_responsible(
     crew: Context,
 ) -> None:
+    """In any stage: a member who could make themselves owner of a model in Plan would be
+    its owner, and so allowed to deploy it, by the time it reached Deploy."""
     lifecycle.add_model(crew, "early", owner="mia")
     lifecycle.add_model(crew, "live", owner="mia")
     lifecycle.move(crew, "live", "deploy", force=True, note="seed")
     bob = as_(crew, "bob")
-    assert lifecycle.set_role(bob, "early", "bob").model.owner == "bob"  # plan: anyone known
+    denied(bob, lifecycle.set_role, bob, "early", "bob", match="owner or backup")
     denied(bob, lifecycle.set_role, bob, "live", "bob", match="owner or backup")
-    assert lifecycle.set_role(bob, "live", "carol", role="oncall").model.oncall == "carol"
+    denied(bob, lifecycle.set_role, bob, "live", "carol", role="oncall", match="owner or backup")
+    assert lifecycle.set_role(as_(crew, "mia"), "live", "carol", role="oncall").model.oncall
     assert lifecycle.set_role(as_(crew, "mia"), "live", "bob").model.owner == "bob"
+    assert lifecycle.set_role(bob, "live", "eve", role="backup").model.backup == "eve"
 
 
 def test_deactivated_people_cannot_act_and_cannot_be_given_models(crew: Context) -> None:

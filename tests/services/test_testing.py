@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from mlops_tui.domain import InvalidInput, MoveRefused, RunStatus, TestsFailed
-from mlops_tui.services import builds, lifecycle, queries, testing
+from mlops_tui.services import builds, gate, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import serving  # noqa: F401 - a fixture
 
@@ -116,17 +116,25 @@ def test_a_run_whose_process_died_shows_as_interrupted(ctx: Context) -> None:
     lifecycle.add_model(ctx, "fraud", owner="bob")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    ctx.store.start_test_run(
-        model="fraud",
-        version=1,
-        commit=None,
-        in_image=False,
-        command=["pytest"],
-        at=ctx.clock(),
-        actor="bob",
-        host=socket.gethostname(),
-        pid=dead.pid,
-        event=ctx.event("test.started", "fraud"),
-    )
+    with gate.acting(ctx, "test", "fraud"):
+        ctx.store.start_test_run(
+            model="fraud",
+            version=1,
+            commit=None,
+            in_image=False,
+            command=["pytest"],
+            at=ctx.clock(),
+            actor="bob",
+            host=socket.gethostname(),
+            pid=dead.pid,
+            event=ctx.event("test.started", "fraud"),
+        )
+    head = queries.head(ctx)
     (shown,) = testing.test_runs(ctx, "fraud")
     assert shown.status == RunStatus.INTERRUPTED and "died" in shown.error
+    assert queries.head(ctx) == head, "listing never writes"
+    lifecycle.move(ctx, "fraud", "build")
+    builds.record(ctx, "fraud", commit="a" * 40, image="r/fraud:1")
+    testing.record(ctx, "fraud", version=1, passed=True)  # the next test run records it
+    interrupted, passed = sorted(ctx.store.test_runs("fraud"), key=lambda r: r.id)
+    assert (interrupted.status, passed.status) == (RunStatus.INTERRUPTED, RunStatus.PASSED)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlops_tui.domain import Health, NotFound
-from mlops_tui.services import builds, deploys, handoffs, lifecycle, queries, team, timetravel
+from mlops_tui.services import builds, deploys, gate, handoffs, lifecycle, queries, team, timetravel
 from mlops_tui.services.context import Context
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -70,18 +70,19 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
     deploys.record(ctx, a, version=3)  # production v3
     changed()
     for health in (Health.OK, Health.OK, Health.CRITICAL):  # the second changes nothing
-        ctx.store.record_check(
-            model=a,
-            at=clock.now,
-            version=3,
-            health=health,
-            ok=True,
-            detail="",
-            actor="alice",
-            results=[("up", 1.0, health)],
-            stale_at=clock.now + timedelta(days=365),
-            event=ctx.event("check.ran", a, version=3),
-        )
+        with gate.acting(ctx, "check"):
+            ctx.store.record_check(
+                model=a,
+                at=clock.now,
+                version=3,
+                health=health,
+                ok=True,
+                detail="",
+                actor="alice",
+                results=[("up", 1.0, health)],
+                stale_at=clock.now + timedelta(days=365),
+                event=ctx.event("check.ran", a, version=3),
+            )
         changed()
     # A handoff to the backup: accepted, the backup becomes the owner (issue 6).
     team.add_user(ctx, "carol", role="member")
@@ -157,18 +158,19 @@ def test_a_production_model_unchecked_for_too_long_was_stale_then(clocked) -> No
     deploys.record(ctx, "m1", version=1)
     clock.tick()
     checked = clock.now
-    ctx.store.record_check(
-        model="m1",
-        at=checked,
-        version=1,
-        health=Health.OK,
-        ok=True,
-        detail="",
-        actor="alice",
-        results=[("up", 1.0, Health.OK)],
-        stale_at=checked + timedelta(hours=24),  # the default [monitor].max_age
-        event=ctx.event("check.ran", "m1", version=1),
-    )
+    with gate.acting(ctx, "check"):
+        ctx.store.record_check(
+            model="m1",
+            at=checked,
+            version=1,
+            health=Health.OK,
+            ok=True,
+            detail="",
+            actor="alice",
+            results=[("up", 1.0, Health.OK)],
+            stale_at=checked + timedelta(hours=24),  # the default [monitor].max_age
+            event=ctx.event("check.ran", "m1", version=1),
+        )
     assert timetravel.status_at(ctx, checked + timedelta(hours=23))[0].health == "ok"
     assert timetravel.status_at(ctx, checked + timedelta(hours=25))[0].health == "stale"
     clock.now = checked + timedelta(hours=25)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlops_tui.domain import Conflict, InvalidInput
+from mlops_tui.domain import Conflict, InvalidInput, PermissionDenied
 from mlops_tui.services import demo, lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
@@ -55,7 +55,10 @@ def test_round_trip_through_the_other_backend_is_exact(
 
 
 def test_import_refuses_a_database_that_has_data(seeded: Context) -> None:
+    admin = Context(seeded.store, "amara")  # the demo team's admin: past the gate
     with pytest.raises(Conflict, match="not empty"):
+        transfer.import_(admin, io.StringIO(export_text(seeded)), "f")
+    with pytest.raises(PermissionDenied, match="needs an admin"):
         transfer.import_(seeded, io.StringIO(export_text(seeded)), "f")
 
 

@@ -8,11 +8,33 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlops_tui.domain import AlreadyExists, Conflict, Model, NewEvent, NotFound, Stage
+from mlops_tui.grants import Grant, UngatedWrite
 from mlops_tui.store import Store, open_store
 from mlops_tui.store.migrations import LATEST
 from tests.conftest import raw_execute
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+class AnyWrite(Grant):
+    """Here the store's SQL is under test; who may write is the gate's, tested below and
+    in tests/services and tests/cli."""
+
+    def allows(self, actor: str, model: str | None, kind: str | None) -> str | None:
+        return None
+
+
+def granted(store: Store):
+    return store.acting(AnyWrite("conformance", "any"))
+
+
+@pytest.fixture(autouse=True)
+def _writes_allowed(request: pytest.FixtureRequest):
+    if "store" not in request.fixturenames or request.node.get_closest_marker("gated"):
+        yield
+        return
+    with granted(request.getfixturevalue("store")):
+        yield
 
 
 def make_model(name: str = "churn", **kw) -> Model:
@@ -40,7 +62,7 @@ def test_schema_is_current_and_init_is_idempotent(store: Store) -> None:
 
 def test_opening_an_existing_database_keeps_its_data(db_url: str, store: Store) -> None:
     store.insert_model(make_model(), ev())
-    with open_store(db_url) as again:
+    with open_store(db_url) as again, granted(again):
         assert again.get_model("churn").owner == "alice"
 
 
@@ -82,7 +104,7 @@ def test_update_bumps_revision_and_records_event(store: Store) -> None:
 
 def test_stale_update_is_a_conflict_naming_who_changed_it(db_url: str, store: Store) -> None:
     store.insert_model(make_model(), ev())
-    with open_store(db_url) as other:
+    with open_store(db_url) as other, granted(other):
         other.update_model(
             "churn",
             expected_revision=1,
@@ -182,7 +204,7 @@ def test_dump_and_load_reproduce_the_state(store: Store, tmp_path) -> None:
         event=ev("stage.moved", at=T0 + timedelta(seconds=1), to="build"),
     )
     records = list(store.dump())
-    with open_store(str(tmp_path / "copy.db")) as copy:
+    with open_store(str(tmp_path / "copy.db")) as copy, granted(copy):
         by_kind: dict[str, list] = {}
         for kind, row in records:
             by_kind.setdefault(kind, []).append(row)
@@ -202,7 +224,7 @@ def test_load_into_postgres_continues_ids(pg_server: str) -> None:
 
     schema, url = new_pg_schema(pg_server)
     try:
-        with open_store(url) as s:
+        with open_store(url) as s, granted(s):
             row = {
                 "id": 41,
                 "at": T0.isoformat(),
@@ -233,3 +255,38 @@ def test_models_are_values(store: Store) -> None:
     m = make_model()
     store.insert_model(m, ev())
     assert replace(store.get_model("churn"), owner="x") != store.get_model("churn")
+
+
+@pytest.mark.gated
+def test_the_store_writes_nothing_without_a_grant_from_the_gate(store: Store) -> None:
+    """A use case that forgot the gate fails at once, whatever it tried to write."""
+    with pytest.raises(UngatedWrite, match="without a grant"):
+        store.insert_model(make_model(), ev())
+    with pytest.raises(UngatedWrite):
+        store.append_event(ev("note"))
+    with pytest.raises(UngatedWrite):
+        store.load({})
+    assert store.count_models() == 0 and store.history() == []
+
+
+@pytest.mark.gated
+def test_a_grant_covers_only_its_actor_its_models_and_its_kinds(store: Store) -> None:
+    with store.acting(Grant("alice", "create")):
+        store.insert_model(make_model(), ev())
+        with pytest.raises(UngatedWrite, match="by 'bob' under a grant for 'alice'"):
+            store.append_event(ev("x", actor="bob"))
+    pending = Grant("alice", "deploy", models=set(), pending=True)
+    with store.acting(pending):
+        with pytest.raises(UngatedWrite, match="never checked"):
+            store.append_event(ev("deploy.started"))
+        pending.pending = False
+        pending.models = {"fraud"}
+        with pytest.raises(UngatedWrite, match="an event of 'churn'"):
+            store.append_event(ev("deploy.started"))
+    with store.acting(Grant("alice", "refusal", kinds=frozenset({"permission.denied"}))):
+        store.append_event(ev("permission.denied"))
+        with pytest.raises(UngatedWrite, match=r"a stage\.moved event"):
+            store.append_event(ev("stage.moved"))
+    assert [e.kind for e in store.history()] == ["permission.denied", "model.created"]
+    with pytest.raises(UngatedWrite):
+        store.append_event(ev("x"))  # the grants ended with their blocks
