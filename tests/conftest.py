@@ -156,3 +156,18 @@ class GitFixture:
 @pytest.fixture
 def gitrepo(tmp_path) -> GitFixture:
     return GitFixture(tmp_path)
+
+
+def _sigint_default() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interruptible(args: list[str], **kwargs):
+    """A process the test stops with Ctrl+C (SIGINT), as a person would. A process started
+    from a background job inherits SIGINT ignored (a shell's `cmd &`, nohup), and Python
+    then never raises KeyboardInterrupt; a terminal's Ctrl+C always reaches the program."""
+    import subprocess
+
+    return subprocess.Popen(args, preexec_fn=_sigint_default, **kwargs)

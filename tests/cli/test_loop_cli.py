@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from tests.cli.test_cli import MLOPS, fails, ok
+from tests.conftest import interruptible
 from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
 
 
@@ -143,7 +144,7 @@ def test_watch_keeps_going_through_outages_and_stops_on_ctrl_c(
     ok(db, "test", name)
     ok(db, "move", name, "deploy")
     ok(db, "deploy", name)
-    watch = subprocess.Popen(
+    watch = interruptible(
         [*MLOPS, "check", "--watch", "--interval", "1s"],
         env={**os.environ, "MLOPS_DB": db},
         stdout=subprocess.PIPE,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.cli.test_cli import fails, ok, run
+from tests.conftest import interruptible
 from tests.receiver import Receiver
 
 
@@ -180,7 +181,7 @@ def test_the_watching_relay_sends_what_others_write(db_url: str, receiver) -> No
     env = {**os.environ, "MLOPS_DB": db_url, "HOOK_SECRET": "cli-secret"}
     ok(db_url, "init")
     ok(db_url, "webhook", "add", receiver.url, "--secret-env", "HOOK_SECRET")
-    relay = subprocess.Popen(
+    relay = interruptible(
         [*MLOPS, "webhook", "deliver", "--watch", "--interval", "0.2"],
         env=env,
         stdout=subprocess.PIPE,

@@ -20,6 +20,7 @@ from mlops_tui.domain import Stage
 from mlops_tui.services import audit, lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
+from tests.conftest import interruptible
 from tests.loop_model import serving  # noqa: F401 - a fixture: a model that really serves
 from tests.reliability.conftest import _unavailable, remount
 from tests.reliability.helpers import (
@@ -302,7 +303,7 @@ def test_check_watch_reports_a_postgresql_restart_and_recovers(private_pg, gitre
         done = mlops(*args, db=db)
         assert done.returncode == 0, (args, done.stderr)
     exe = str(Path(sys.executable).with_name("mlops"))
-    watch = subprocess.Popen(
+    watch = interruptible(
         [exe, "check", "--watch", "--interval", "1s"],
         env={**os.environ, "MLOPS_DB": db, "NO_COLOR": "1"},
         stdout=subprocess.PIPE,
