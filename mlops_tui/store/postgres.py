@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 from mlops_tui.domain import InvalidInput, StoreUnavailable
 from mlops_tui.store import migrations
 from mlops_tui.store.sql import SqlStore
+from mlops_tui.store.sql_team import SCHEMA_LOCK
 
 CONNECT_TIMEOUT_S = 5
 #: How long a statement waits for a lock (a model's row, the audit chain's advisory lock)
@@ -45,7 +46,7 @@ SESSION_OPTIONS = (
     f"-c lock_timeout={LOCK_TIMEOUT_S}s "
     f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S}s"
 )
-_MIGRATION_LOCK = 0x6D6C6F7073  # "mlops": one migrator at a time
+_MIGRATION_LOCK = 0x6D6C6F70  # "mlop": one migrator at a time per schema (see _CHAIN_LOCK)
 
 # psycopg logs what it ignores while cleaning up after Ctrl+C ("error ignored in rollback");
 # with no logging set up, Python would print that on stderr under the command's own line.
@@ -219,7 +220,7 @@ class PostgresStore(SqlStore):
 
     def migrate(self) -> tuple[int, int]:
         with self._transaction() as cur:  # the schema, not the team's data
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute(SCHEMA_LOCK, (_MIGRATION_LOCK,))
             before = self._schema_version_in(cur)
             if before > migrations.LATEST:
                 raise StoreUnavailable(

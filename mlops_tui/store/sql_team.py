@@ -69,7 +69,11 @@ TEAM_TABLES = (
     ("handoff", "handoffs", HANDOFF_COLUMNS, "id"),
     ("link", "model_links", LINK_COLUMNS, "model, kind"),
 )
-_CHAIN_LOCK = 0x6D6C6F7073 + 6  # PostgreSQL advisory lock: one appender at a time
+# PostgreSQL advisory lock: one appender at a time per schema. The second key is the schema's
+# hash, so teams (or test runs) sharing one database in separate schemas never wait on each
+# other's chains.
+_CHAIN_LOCK = 0x6D6C6F70 + 6
+SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(COALESCE(current_schema(), '')))"
 # The previous hash and the next id, from the anchor (the newest row only when the anchor row
 # is gone). The id is past every id the history has held: max(id) for rows written behind the
 # tool's back, the anchor for deleted newest rows, the sequence for rolled-back appends.
@@ -154,7 +158,7 @@ class TeamSql:
             # Two statements (psycopg prepares each after a few runs; one multi-statement
             # string would be planned anew every time), so the read's snapshot is taken once
             # the lock is held: it sees the appender before us, whose commit precedes unlock.
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+            cur.execute(SCHEMA_LOCK, (_CHAIN_LOCK,))
             cur.execute(_PG_NEXT)
             prev, next_id = cur.fetchone()
         else:
