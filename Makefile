@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DB ?= $(CURDIR)/.demo/mlops.db
 
-.PHONY: install demo test lint bench screenshots clean
+.PHONY: install demo test typecheck lint bench screenshots clean
 
 # compat mode: a plain .pth entry instead of an import hook that costs every `mlops status`
 # ~15 ms; compileall: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE is set.
@@ -28,7 +28,12 @@ test: install
 	$(BIN)/python -m compileall -q mlops_tui
 	$(BIN)/ruff check mlops_tui tests bench
 	$(BIN)/ruff format --check mlops_tui tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest
+
+# mypy --strict over mlops_tui; the configuration is [tool.mypy] in pyproject.toml
+typecheck: install
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m compileall -q mlops_tui
@@ -38,4 +43,4 @@ screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .mypy_cache .hypothesis

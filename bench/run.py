@@ -16,7 +16,7 @@ Every figure is a median with its spread (p10 to p90; min to max for the TUI's f
 and its growth from the smallest to the largest size. Prints a Markdown table for the
 README and writes bench/results/latest.json. `--quick` is a small, fast run.
 
-Budgets (issues 2 and 3), at 10,000 models on SQLite: `mlops status` 150 ms, one model
+Budgets, at 10,000 models on SQLite: `mlops status` 150 ms, one model
 100 ms; TUI first paint 1.5 s, filter keystroke 100 ms, memory 300 MB.
 """
 

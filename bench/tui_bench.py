@@ -2,7 +2,7 @@
 peak memory; and, for the record, the same rows in Textual's DataTable and in
 textual-fastdatatable (when installed).
 
-Budgets (issue 3): first full paint under 1.5 s, a filter keystroke under 100 ms.
+Budgets: first full paint under 1.5 s, a filter keystroke under 100 ms.
 Each variant runs in its own process so peak RSS is its own.
 
     .venv/bin/python bench/tui_bench.py [--models 10000] [--compare]

@@ -6,7 +6,8 @@ import getpass
 import os
 from typing import TYPE_CHECKING
 
-from mlops_tui.domain import InvalidInput, validate_user
+from mlops_tui.domain import validate_user
+from mlops_tui.errors import InvalidInput
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-class UngatedWrite(RuntimeError):
-    """A write reached the store without passing the gate: a bug in the tool, never a
-    user's mistake (so not an MlopsError: the CLI reports it as an internal error)."""
+from mlops_tui.errors import UngatedWrite
 
 
 @dataclass(eq=False, slots=True)

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_tui.domain import InvalidInput
+from mlops_tui.errors import ConfigError
 
 FILENAME = "mlops.toml"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
@@ -39,11 +39,6 @@ def parse_duration(value: str, where: str) -> float:
     if seconds > MAX_DURATION:
         raise ConfigError(where, f"{value!r} is too long (at most 36500d)")
     return seconds
-
-
-class ConfigError(InvalidInput):
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {reason}", title="Bad mlops.toml")
 
 
 @dataclass(frozen=True)
@@ -168,7 +163,7 @@ def _thresholds(v: Any, where: str) -> tuple[Threshold, ...]:
 
 
 def _on_drift(v: Any, where: str) -> str:
-    if v not in ("plan", "alert"):
+    if not isinstance(v, str) or v not in ("plan", "alert"):
         raise ConfigError(where, 'must be "plan" or "alert"')
     return v
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from mlops_tui.domain import InvalidInput
+from mlops_tui.errors import InvalidInput
 
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)(?:\s+ago)?")

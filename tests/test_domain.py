@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlops_tui import domain
-from mlops_tui.domain import STAGES, InvalidInput, MoveKind, MoveRefused, Stage
+from mlops_tui.domain import STAGES, MoveKind, Stage
+from mlops_tui.errors import InvalidInput, MoveRefused
 
 
 @pytest.mark.parametrize(

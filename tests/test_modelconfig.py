@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlops_tui import modelconfig
-from mlops_tui.modelconfig import ConfigError, Threshold
+from mlops_tui.errors import ConfigError
+from mlops_tui.modelconfig import Threshold
 
 FULL = """
 [build]

@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import docker
 from docker.errors import APIError, DockerException
 
-from mlops_tui.domain import MlopsError
-
-
-class EngineError(MlopsError):
-    title = "Docker"
-    exit_code = 6
-
-
-class BuildFailed(MlopsError):
-    title = "Build failed"
-    exit_code = 1
-
-
-class BuildCancelled(MlopsError):
-    title = "Build cancelled"
-    exit_code = 130
+from mlops_tui.errors import BuildCancelled, BuildFailed, EngineError
 
 
 @dataclass(frozen=True)
@@ -68,7 +53,7 @@ class DockerEngine:
         target: str | None = None,
         network_mode: str = "host",
         cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, BuiltImage]:
         """Build and yield log lines; the generator's return value is the BuiltImage.
 
         Raises BuildFailed with the failing step's message, BuildCancelled when `cancel` is
@@ -145,11 +130,12 @@ class DockerEngine:
 
     def image(self, ref: str) -> dict[str, Any]:
         try:
-            return self.api.inspect_image(ref)
+            # The images collection makes the same inspect call, and its typing is complete.
+            return self.client.images.get(ref).attrs
         except APIError as exc:
             raise EngineError(f"no image {ref}: {exc.explanation or exc}") from None
 
-    # -- containers (issue 5: tests in the image, deployments) --------------------------
+    # -- containers (tests in the image, deployments) -----------------------------------
     def _call(self, what: str, fn: Any) -> Any:
         try:
             return fn()
@@ -265,7 +251,7 @@ class DockerEngine:
     def logs_tail(self, container: Any, lines: int = 20) -> list[str]:
         """The container's last output lines, for a failure's explanation."""
         try:
-            raw = container.logs(tail=lines)
+            raw: bytes = container.logs(tail=lines)
         except DockerException:
             return []
         return raw.decode(errors="replace").splitlines()

@@ -9,7 +9,8 @@ from typing import Any
 
 from docker.errors import APIError, DockerException, NotFound
 
-from mlops_tui.adapters.docker_engine import DockerEngine, EngineError, _engine_reason
+from mlops_tui.adapters.docker_engine import DockerEngine, _engine_reason
+from mlops_tui.errors import EngineError
 
 MODEL_LABEL = "io.mlops-tui.model"
 VERSION_LABEL = "io.mlops-tui.version"
@@ -40,15 +41,21 @@ def _guard(fn: Any) -> Any:
         raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
 
 
+# Both listings read the engine's list endpoints alone: the SDK's high-level lists inspect
+# every item afterwards, and an item someone else removes in between (another clean-up, a
+# CI job on the same engine) would fail the whole listing with "No such container".
+
+
 def images(engine: DockerEngine) -> list[Found]:
     """One entry per tag (a tag is what a person sees); an untagged image by its id."""
     out = []
-    for image in _guard(lambda: engine.client.images.list(filters={"label": MODEL_LABEL})):
-        labels = image.labels or {}
-        size = int(image.attrs.get("Size") or 0)
-        refs = image.tags or [image.short_id]
-        for ref in refs:
-            out.append(Found("image", image.id, labels[MODEL_LABEL], _version(labels), ref, size))
+    for image in _guard(lambda: engine.api.images(filters={"label": MODEL_LABEL})):
+        labels = image.get("Labels") or {}
+        image_id = str(image["Id"])
+        size = int(image.get("Size") or 0)
+        tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
+        for ref in tags or [image_id[:19]]:  # the short id the SDK shows: sha256: + 12
+            out.append(Found("image", image_id, labels[MODEL_LABEL], _version(labels), ref, size))
     return out
 
 
@@ -56,16 +63,16 @@ def stopped_containers(engine: DockerEngine) -> list[Found]:
     out = []
     for status in ("exited", "created", "dead"):
         found = _guard(
-            lambda s=status: engine.client.containers.list(
+            lambda s=status: engine.api.containers(
                 all=True, filters={"label": MODEL_LABEL, "status": s}
             )
         )
         for c in found:
-            labels = c.labels or {}
-            image_id = str(c.attrs.get("Image") or "")
-            out.append(
-                Found("container", c.id, labels[MODEL_LABEL], _version(labels), c.name, 0, image_id)
-            )
+            labels = c.get("Labels") or {}
+            name = str((c.get("Names") or ["/" + c["Id"][:12]])[0]).lstrip("/")
+            model, version = labels[MODEL_LABEL], _version(labels)
+            image_id = str(c.get("ImageID") or "")
+            out.append(Found("container", c["Id"], model, version, name, 0, image_id))
     return out
 
 

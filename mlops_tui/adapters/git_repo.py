@@ -12,12 +12,8 @@ from datetime import datetime
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from mlops_tui.domain import InvalidInput, MlopsError, validate_ref
-
-
-class GitError(MlopsError):
-    title = "Git"
-    exit_code = 5
+from mlops_tui.domain import validate_ref
+from mlops_tui.errors import GitError, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -169,9 +165,11 @@ class GitRepo:
         return out
 
     def dirty_files(self) -> list[str]:
-        changed = {d.a_path for d in self.repo.index.diff(None)}
+        diffs = list(self.repo.index.diff(None))
         if self.repo.head.is_valid():
-            changed |= {d.a_path for d in self.repo.index.diff("HEAD")}
+            diffs += self.repo.index.diff("HEAD")
+        # An index's raw diff always names the path; a_path is None only in patch diffs.
+        changed = {d.a_path for d in diffs if d.a_path is not None}
         changed |= set(self.repo.untracked_files)
         return sorted(changed)
 
@@ -227,7 +225,7 @@ class GitRepo:
 
     def _git(self, *args: str) -> str:
         try:
-            return self.repo.git.execute(["git", *args])  # type: ignore[call-overload]
+            return self.repo.git.execute(["git", *args])
         except GitCommandError as exc:
             raise GitError(_reason(exc)) from None
 

@@ -6,7 +6,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from mlops_tui.adapters.metrics import MetricsError, fetch
+from mlops_tui.adapters.metrics import fetch
+from mlops_tui.errors import MetricsError
 
 
 def probe_http(port: int, path: str, timeout: float = 3.0) -> str | None:

@@ -8,12 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from mlops_tui.domain import MlopsError
-
-
-class MetricsError(MlopsError):
-    title = "Metrics"
-    exit_code = 1
+from mlops_tui.errors import MetricsError
 
 
 def fetch(url: str, timeout: float = 5.0) -> tuple[int, bytes]:

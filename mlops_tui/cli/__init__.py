@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Literal, TypedDict
 
 
-def fast_status_args(argv: list[str]) -> dict[str, object] | None:
+class FastStatus(TypedDict):
+    """The arguments of a plain `mlops status`, as `fast_status_args` found them."""
+
+    db: str | None
+    name: str | None
+    stage: str | None
+    owner: str | None
+    as_json: bool
+
+
+def fast_status_args(argv: list[str]) -> FastStatus | None:
     """The arguments of a plain `mlops [--db URL] status [NAME] [--stage S] [--owner U]
     [--json]`, or None for anything else (help, typos, other commands), which Typer handles.
 
@@ -20,7 +31,7 @@ def fast_status_args(argv: list[str]) -> dict[str, object] | None:
         db, args = args[1], args[2:]
     if not args or args[0] != "status":
         return None
-    found: dict[str, object] = {
+    found: FastStatus = {
         "db": db,
         "name": None,
         "stage": None,
@@ -32,11 +43,11 @@ def fast_status_args(argv: list[str]) -> dict[str, object] | None:
         arg = rest.pop(0)
         if arg == "--json" and not found["as_json"]:
             found["as_json"] = True
-        elif arg in ("--stage", "--owner") and rest and found[arg[2:]] is None:
-            value = rest.pop(0)
-            if value.startswith("-"):
+        elif arg in ("--stage", "--owner"):
+            key: Literal["stage", "owner"] = "stage" if arg == "--stage" else "owner"
+            if not rest or found[key] is not None or rest[0].startswith("-"):
                 return None
-            found[arg[2:]] = value
+            found[key] = rest.pop(0)
         elif not arg.startswith("-") and found["name"] is None:
             found["name"] = arg
         else:
@@ -45,17 +56,23 @@ def fast_status_args(argv: list[str]) -> dict[str, object] | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlops_tui.domain import MlopsError
+    from mlops_tui.errors import MlopsError
 
     args = sys.argv[1:] if argv is None else argv
     try:
         fast = fast_status_args(args)
         if fast is not None:
-            from mlops_tui.cli.common import state
+            from mlops_tui.cli.common import CliSettings
             from mlops_tui.cli.status_view import show_status
 
-            state.db = fast.pop("db")  # type: ignore[assignment]
-            show_status(**fast)  # type: ignore[arg-type]
+            # No Click context on this path: the settings travel as an argument.
+            show_status(
+                fast["name"],
+                stage=fast["stage"],
+                owner=fast["owner"],
+                as_json=fast["as_json"],
+                settings=CliSettings(db=fast["db"]),
+            )
             sys.stdout.flush()
             return
         from mlops_tui.cli.app import app

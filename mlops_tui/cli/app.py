@@ -6,23 +6,23 @@ import typer
 
 from mlops_tui import __version__
 from mlops_tui.cli import (
-    approvals,  # issue 8
-    audit,  # issue 6: the audit chain
+    approvals,
+    audit,  # the audit chain
     builds,
     data,
-    gc,  # issue 8
+    gc,
     git,
-    handoffs,  # issue 6: handing models over
+    handoffs,  # handing models over
     history,
     lifecycle,
-    loop,  # issue 5: test, deploy, rollback, check, alerts
+    loop,  # test, deploy, rollback, check, alerts
     models,
-    oncall,  # issue 6: the on-call review
+    oncall,  # the on-call review
     status,
-    team,  # issue 6: people, settings
-    webhook,  # issue 8
+    team,  # people, settings
+    webhook,
 )
-from mlops_tui.cli.common import state
+from mlops_tui.cli.common import CliSettings, current_settings
 
 app = typer.Typer(
     name="mlops",
@@ -54,7 +54,7 @@ def root(
     ),
 ) -> None:
     """With no command, open the interactive board."""
-    state.db = db
+    ctx.obj = CliSettings(db=db)
     if ctx.invoked_subcommand is None:
         tui()
 
@@ -65,12 +65,12 @@ def tui() -> None:
     import sys
 
     if not sys.stdout.isatty() or not sys.stdin.isatty():
-        from mlops_tui.domain import InvalidInput
+        from mlops_tui.errors import InvalidInput
 
         raise InvalidInput("the board needs a terminal; for scripts use `mlops status`")
     from mlops_tui.tui import run
 
-    run(state.db)
+    run(current_settings().db)
 
 
 # In the order people reach for them.
@@ -81,13 +81,13 @@ app.add_typer(lifecycle.owner_app, name="owner")
 history.register(app)
 builds.register(app)
 app.add_typer(builds.record_app, name="record")
-loop.register(app, builds.record_app)  # issue 5
+loop.register(app, builds.record_app)
 app.add_typer(git.app, name="git")
 data.register(app)
-approvals.register(app)  # issue 8
-gc.register(app)  # issue 8
-app.add_typer(webhook.app, name="webhook")  # issue 8
-app.add_typer(audit.app, name="audit")  # issue 6
-team.register(app)  # issue 6: user, settings
-app.add_typer(handoffs.app, name="handoff")  # issue 6
-app.add_typer(oncall.app, name="oncall")  # issue 6
+approvals.register(app)
+gc.register(app)
+app.add_typer(webhook.app, name="webhook")
+app.add_typer(audit.app, name="audit")
+team.register(app)  # user, settings
+app.add_typer(handoffs.app, name="handoff")
+app.add_typer(oncall.app, name="oncall")

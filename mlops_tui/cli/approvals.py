@@ -20,7 +20,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _scope(name: str | None, all_models: bool) -> str | None:
-    from mlops_tui.domain import InvalidInput
+    from mlops_tui.errors import InvalidInput
 
     if (name is None) == (not all_models):
         raise InvalidInput("name one model, or use --all for the whole team (not both)")
@@ -38,7 +38,7 @@ def require(
 
     scope = _scope(name, all_models)
     if count < 1:
-        from mlops_tui.domain import InvalidInput
+        from mlops_tui.errors import InvalidInput
 
         raise InvalidInput("--count must be 1 or more (`mlops approvals off` removes a rule)")
     with session() as ctx:
@@ -82,8 +82,8 @@ def list_(
         output.emit_json({"rules": rules, "pending": [asdict(a) for a in waiting]})
         return
     if rules:
-        rows = [("all models" if s == "*" else s, str(n)) for s, n in sorted(rules.items())]
-        output.write(output.table(("RULE", "APPROVALS"), rows))
+        rule_rows = [("all models" if s == "*" else s, str(n)) for s, n in sorted(rules.items())]
+        output.write(output.table(("RULE", "APPROVALS"), rule_rows))
     else:
         output.info("no approval rules: `mlops approvals require NAME` or `--all` adds one")
     if not waiting:

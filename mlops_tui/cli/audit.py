@@ -24,7 +24,7 @@ def verify(
     """Re-compute the whole audit chain; exit 9 naming the first bad event if any was
     edited, deleted or inserted behind the tool's back, or if the newest ones are gone."""
     from mlops_tui import timefmt
-    from mlops_tui.domain import ChainBroken
+    from mlops_tui.errors import ChainBroken
     from mlops_tui.services import audit
 
     witness = audit.parse_witness(expect) if expect is not None else None

@@ -1,34 +1,59 @@
-"""What every command shares: the --db option's value and opening the store."""
+"""What every command shares: the root options' settings and opening the store."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlops_tui import config
 from mlops_tui.domain import Stage, parse_stage
 from mlops_tui.services.context import Context
 
+if TYPE_CHECKING:
+    from mlops_tui.store.base import Store
 
-class State:
+
+@dataclass(frozen=True, slots=True)
+class CliSettings:
+    """The root options of one `mlops` invocation, stored by the root callback in `ctx.obj`.
+
+    `db` is the --db option's value: None means MLOPS_DB, else the default SQLite file.
+    """
+
     db: str | None = None
 
 
-state = State()
+def current_settings() -> CliSettings:
+    """The settings of the command that is running, found on its Click context.
+
+    Every subcommand's context inherits the root's `obj`; a command invoked without the
+    root callback gets the defaults.
+    """
+    import click  # not at the top: the fast `mlops status` path never imports Click
+
+    found = click.get_current_context().find_object(CliSettings)
+    return found if found is not None else CliSettings()
 
 
 @contextmanager
-def session(*, deliver: bool = True) -> Iterator[Context]:
+def session(settings: CliSettings | None = None, *, deliver: bool = True) -> Iterator[Context]:
     """A Context on the configured database, closed when the command ends.
 
+    `settings` defaults to the running command's (`current_settings()`); code that runs
+    without Click, such as the fast `mlops status` path, passes its own.
+
     When the command wrote something (the history's head moved) and `deliver` is on, due
-    webhook deliveries go out for at most a second first (issue 8); `mlops status` turns
-    this off so that a shell prompt never waits for a receiver.
+    webhook deliveries go out for at most a second first; `mlops status` turns this off so
+    that a shell prompt never waits for a receiver.
     """
     from mlops_tui.store import open_store
 
-    store = open_store(config.database_url(state.db))
-    from mlops_tui.services.team import resolve_actor  # identity = "database" (issue 6)
+    if settings is None:
+        settings = current_settings()
+    store = open_store(config.database_url(settings.db))
+    from mlops_tui.services.team import resolve_actor  # honours identity = "database"
 
     ctx = Context(store, resolve_actor(store, config.current_actor()))
     head = _head(store) if deliver else None
@@ -44,9 +69,9 @@ def session(*, deliver: bool = True) -> Iterator[Context]:
             store.close()
 
 
-def _head(store: object) -> int | None:
+def _head(store: Store) -> int | None:
     try:
-        return store.head()  # type: ignore[attr-defined]
+        return store.head()
     except Exception:
         return None  # the database is unreachable: the command itself will say so
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 
 from mlops_tui.cli import output
-from mlops_tui.cli.common import session, state
-from mlops_tui.domain import InvalidInput
+from mlops_tui.cli.common import current_settings, session
+from mlops_tui.errors import InvalidInput
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -36,7 +36,7 @@ def init() -> None:
     from mlops_tui.services.team import shared_database_risks
     from mlops_tui.store import open_store
 
-    store = open_store(config.database_url(state.db), migrate=False)
+    store = open_store(config.database_url(current_settings().db), migrate=False)
     try:
         before, after = store.migrate()
         where = f"{store.backend} database at {store.location}"

@@ -53,13 +53,13 @@ def handoff(
     """Offer a model, or every model someone owns, to another person."""
     if ctx.invoked_subcommand is not None:
         if model or to or from_user or note:
-            from mlops_tui.domain import InvalidInput
+            from mlops_tui.errors import InvalidInput
 
             raise InvalidInput(
                 "give --to/--from/--note to `mlops handoff NAME`, not to a subcommand"
             )
         return
-    from mlops_tui.domain import InvalidInput
+    from mlops_tui.errors import InvalidInput
     from mlops_tui.services import handoffs
 
     if to is None:
@@ -139,7 +139,7 @@ def accept(
     ),
 ) -> None:
     """Take the model over. Refused while checklist items are unticked (see --ack-all)."""
-    from mlops_tui.domain import InvalidInput
+    from mlops_tui.errors import InvalidInput
     from mlops_tui.services import handoffs
 
     if (handoff_id is None) == (not every):
@@ -153,12 +153,12 @@ def accept(
     if not outcomes:
         output.info("no handoffs waiting for you")
         return
-    refused = [o for o in outcomes if o.error is not None]
+    refused = [(o, o.error) for o in outcomes if o.error is not None]
     for o in outcomes:
         if o.error is None and o.model is not None:
             output.write(f"accepted #{o.handoff.id}: you own {o.model.name} now\n")
-    for o in refused:
-        output.info(f"not accepted #{o.handoff.id} ({o.handoff.model}): {o.error.message}")  # type: ignore[union-attr]
+    for o, error in refused:
+        output.info(f"not accepted #{o.handoff.id} ({o.handoff.model}): {error.message}")
     if refused:
         raise InvalidInput(f"{len(refused)} of {len(outcomes)} handoffs were not accepted")
 

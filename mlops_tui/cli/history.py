@@ -24,6 +24,13 @@ def history(
         metavar="A B",
         help="Only changes from A (included) to B (excluded); dates as for --since.",
     ),
+    search: str | None = typer.Option(
+        None,
+        "--search",
+        "-s",
+        metavar="TEXT",
+        help="Only events holding every word of TEXT in their notes, data, kind or people.",
+    ),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -34,7 +41,7 @@ def history(
     since_at = timefmt.parse_when(since) if since else None
     until_at = None
     if between:
-        from mlops_tui.domain import InvalidInput
+        from mlops_tui.errors import InvalidInput
 
         if since:
             raise InvalidInput("use --since or --between, not both")
@@ -45,7 +52,13 @@ def history(
             )
     with session() as ctx:
         events = queries.history(
-            ctx, model=name, actor=by, since=since_at, until=until_at, limit=limit
+            ctx,
+            model=name,
+            actor=by,
+            since=since_at,
+            until=until_at,
+            limit=limit,
+            search=search,
         )
     if as_json:
         output.emit_json([output.record(e) for e in events])

@@ -4,12 +4,18 @@ evidence behind Test, Deploy and Monitor, gathered by the tool itself."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session
+
+if TYPE_CHECKING:
+    from mlops_tui.domain import TestRun
+    from mlops_tui.services.context import Context
 
 RUN_COLOURS = {
     "passed": "32",
@@ -35,7 +41,7 @@ def register(app: typer.Typer, record_app: typer.Typer) -> None:
     record_app.command("deploy")(record_deploy)
 
 
-def _streamer():  # type: ignore[no-untyped-def]
+def _streamer() -> Callable[[str], None]:
     prefix = output.paint("│ ", "2", output.use_colour())
 
     def show(line: str) -> None:
@@ -79,7 +85,7 @@ def list_tests(
         output.info("no test runs yet")
         return
 
-    def counts(r) -> str:  # type: ignore[no-untyped-def]
+    def counts(r: TestRun) -> str:
         return "-" if r.passed is None else f"{r.passed}/{r.failed}/{r.skipped}"
 
     table = [
@@ -182,15 +188,16 @@ def list_deployments(
     )
 
 
-def _check_round(ctx, name: str | None) -> tuple[list[str], bool]:  # type: ignore[no-untyped-def]
+def _check_round(ctx: Context, name: str | None) -> tuple[list[str], bool]:
     """One round of checks: a line per model (a model that cannot be checked says why and
     the others go on), and whether one is critical."""
-    from mlops_tui.domain import Health, MlopsError
+    from mlops_tui.domain import Health
+    from mlops_tui.errors import MlopsError, NothingToCheck
     from mlops_tui.services import monitoring
 
     lines, critical = [], False
     for m, outcome in monitoring.check_round(ctx, name):
-        if isinstance(outcome, monitoring.NothingToCheck):
+        if isinstance(outcome, NothingToCheck):
             lines.append(f"{m.name}: skipped (no health check or metrics in its mlops.toml)")
             continue
         if isinstance(outcome, MlopsError):
@@ -217,10 +224,11 @@ def check(
     from datetime import UTC, datetime
 
     from mlops_tui import domain, modelconfig, timefmt
+    from mlops_tui.errors import InvalidInput, MlopsError
 
     seconds = modelconfig.parse_duration(interval, "--interval")
     if seconds < 1:
-        raise domain.InvalidInput("--interval must be at least 1s")
+        raise InvalidInput("--interval must be at least 1s")
     if name is not None:
         domain.validate_model_name(name)
     if not watch:
@@ -240,7 +248,7 @@ def check(
             try:
                 with session() as ctx:
                     lines, _ = _check_round(ctx, name)
-            except domain.MlopsError as exc:  # the database or the model is gone: go on
+            except MlopsError as exc:  # the database or the model is gone: go on
                 lines = [f"check failed: {exc.message}"]
             for line in lines or ["no production models to check"]:
                 output.write(f"{stamp}  {line}\n")
@@ -313,7 +321,7 @@ def record_test(
     junit: Path | None = typer.Option(None, "--junit", help="CI's JUnit XML report."),
 ) -> None:
     """Record a test run from external CI (with its JUnit counts when given)."""
-    from mlops_tui.domain import InvalidInput
+    from mlops_tui.errors import InvalidInput
     from mlops_tui.services import testing
 
     if passed is None:

@@ -90,7 +90,7 @@ def show(
         model = queries.model(ctx, name)
         versions = queries.versions(ctx, name)
         recent = queries.history(ctx, model=name, limit=5)
-        from mlops_tui.services.team import looked  # issue 6: changes since the owner looked
+        from mlops_tui.services.team import looked  # changes since the owner looked
 
         looked(ctx, model)
     if as_json:

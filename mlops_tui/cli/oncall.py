@@ -98,7 +98,7 @@ def oncall(
     """The on-call review (exit 8 when a model needs attention)."""
     if ctx.invoked_subcommand is not None:
         return
-    from mlops_tui.domain import NeedsAttention
+    from mlops_tui.errors import NeedsAttention
     from mlops_tui.services import oncall as service
 
     with session() as c:
@@ -137,7 +137,7 @@ def runbook(
     clear: bool = typer.Option(False, "--clear", help="Remove the link."),
 ) -> None:
     """Set the runbook link the on-call review shows for a model."""
-    from mlops_tui.domain import InvalidInput
+    from mlops_tui.errors import InvalidInput
     from mlops_tui.services import oncall as service
 
     if (url is None) != clear:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_tui.cli import output
-from mlops_tui.cli.common import session, stage_option
+from mlops_tui.cli.common import CliSettings, session, stage_option
+
+if TYPE_CHECKING:
+    from mlops_tui.domain import Stage
+    from mlops_tui.store import StatusRow
 
 
-def _summary(row: tuple, now: datetime, colour: bool) -> str:
+def _summary(row: StatusRow, now: datetime, colour: bool) -> str:
     """One line for shell prompts and chat-ops: only what is known, most important first."""
     from mlops_tui import timefmt
 
@@ -34,18 +38,22 @@ def show_status(
     owner: str | None = None,
     as_json: bool = False,
     at: str | None = None,
+    settings: CliSettings | None = None,
 ) -> None:
+    """Print the board, or one model's line. `settings`: the root options (--db); None reads
+    them from the running command's Click context."""
     from mlops_tui import timefmt
     from mlops_tui.services import queries
+    from mlops_tui.store import StatusRow
 
     stage_filter = stage_option(stage)
     if at is not None:
-        return _show_at(name, timefmt.parse_when(at), stage_filter, owner, as_json)
-    with session(deliver=False) as ctx:
+        return _show_at(name, timefmt.parse_when(at), stage_filter, owner, as_json, settings)
+    with session(settings, deliver=False) as ctx:
         if name is not None:
             m = queries.model(ctx, name)
             rows = [
-                (
+                StatusRow(
                     m.name,
                     str(m.stage),
                     m.owner,
@@ -58,7 +66,7 @@ def show_status(
             ]
         else:
             rows = queries.status(ctx, stage=stage_filter, owner=owner)
-        left = ctx.store.inactive_users() if rows else set()  # type: ignore[attr-defined]
+        left = ctx.store.inactive_users() if rows else set()
     _print(rows, name, as_json, stage, owner, left=left)
 
 
@@ -75,13 +83,18 @@ KEYS = (
 
 
 def _show_at(
-    name: str | None, when: datetime, stage_filter: Any, owner: str | None, as_json: bool
+    name: str | None,
+    when: datetime,
+    stage_filter: Stage | None,
+    owner: str | None,
+    as_json: bool,
+    settings: CliSettings | None,
 ) -> None:
-    """`status --at`: the same columns and JSON, replayed from the history (issue 8)."""
+    """`status --at`: the same columns and JSON, replayed from the history."""
     from mlops_tui import timefmt
     from mlops_tui.services import timetravel
 
-    with session(deliver=False) as ctx:
+    with session(settings, deliver=False) as ctx:
         rows = timetravel.status_at(ctx, when, name=name, stage=stage_filter, owner=owner)
         left = timetravel.inactive_at(ctx, when) if rows else set()
         if not rows and not as_json:
@@ -96,15 +109,15 @@ def _show_at(
 
 
 def _print(
-    rows: Sequence[tuple],
+    rows: Sequence[StatusRow],
     name: str | None,
     as_json: bool,
-    stage: Any,
+    stage: str | None,
     owner: str | None,
     at: datetime | None = None,
     left: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """`left`: people who were deactivated; the models they own are orphaned (issue 6)."""
+    """`left`: people who were deactivated; the models they own are orphaned."""
     from mlops_tui import timefmt
 
     keys = KEYS
@@ -117,7 +130,7 @@ def _print(
     now = datetime.now(UTC) if at is None else at
     ago = timefmt.ago
     if left:
-        rows = [(*r[:2], f"{r[2]} (orphaned)" if r[2] in left else r[2], *r[3:]) for r in rows]
+        rows = [r._replace(owner=f"{r.owner} (orphaned)") if r.owner in left else r for r in rows]
     if name is not None:
         output.write(_summary(rows[0], now, output.use_colour()))
         return

@@ -91,7 +91,7 @@ def remove(hook_id: str = typer.Argument(..., metavar="ID")) -> None:
 @app.command("test")
 def test(hook_id: str = typer.Argument(..., metavar="ID")) -> None:
     """POST a test ping now and say what the receiver answered."""
-    from mlops_tui.domain import MlopsError
+    from mlops_tui.errors import MlopsError
     from mlops_tui.services import webhooks
 
     with session(deliver=False) as ctx:
@@ -116,8 +116,8 @@ def deliver(
     import contextlib
     import time
 
-    from mlops_tui.domain import InvalidInput as MlopsInvalid
-    from mlops_tui.domain import MlopsError
+    from mlops_tui.errors import InvalidInput as MlopsInvalid
+    from mlops_tui.errors import MlopsError
     from mlops_tui.services import webhooks
     from mlops_tui.timefmt import local
 
@@ -165,7 +165,8 @@ def log(
         attempts = webhooks.log(ctx, ident, limit=limit, model=model)
         urls = {h.id: h.url for h in ctx.store.webhooks(include_removed=True)}
         events = ctx.store.events_by_id(a.event for a in attempts if a.event is not None)
-    what = {i: queries.describe(e) for i, e in events.items()}
+    # Looked up by each attempt's event: None for a test ping, which has no description.
+    what: dict[int | None, str] = {i: queries.describe(e) for i, e in events.items()}
     if as_json:
         output.emit_json(
             [

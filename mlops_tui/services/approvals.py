@@ -26,10 +26,10 @@ from mlops_tui.domain import (
     APPROVAL_RULE,
     MAX_APPROVALS,
     Event,
-    InvalidInput,
     Model,
     Stage,
 )
+from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
@@ -225,7 +225,7 @@ def after_move(ctx: Context, change: Change) -> None:
     model = change.model
     if model.stage == Stage.DEPLOY and model.version is not None:
         # The move stands whatever happens here; a deploy attempt makes the request then.
-        with contextlib.suppress(domain.MlopsError):
+        with contextlib.suppress(MlopsError):
             request(ctx, model.name, model.version)
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from mlops_tui.domain import CHAIN_GENESIS, ChainBroken, InvalidInput, chain_hash
+from mlops_tui.domain import CHAIN_GENESIS, chain_hash
+from mlops_tui.errors import ChainBroken, InvalidInput
 from mlops_tui.services.context import Context
 
 
@@ -294,7 +295,7 @@ def head(ctx: Context) -> Head:
             f"audit chain broken: the newest event, #{last_id}, is not the last one the tool "
             f"appended (#{event}) (run `mlops audit verify`)"
         )
-    return Head(last_id, last_hash, at, appended)
+    return Head(last_id, digest, at, appended)
 
 
 def check_rows(rows: list[dict[str, Any]]) -> None:

@@ -24,12 +24,20 @@ from mlops_tui.domain import (
     BUILD_STARTED,
     Build,
     BuildStatus,
-    InvalidInput,
     Model,
     Version,
 )
+from mlops_tui.errors import (
+    BuildCancelled,
+    BuildFailed,
+    ConfigError,
+    Conflict,
+    EngineError,
+    InvalidInput,
+)
 from mlops_tui.services import gate, loopcfg
 from mlops_tui.services.context import Context
+from mlops_tui.store import Change
 
 LOG_TAIL = 200
 
@@ -47,14 +55,14 @@ def _params(repo: Any, sha: str, cfg: modelconfig.ModelConfig) -> dict[str, Any]
     raw = repo.read(sha, cfg.params_file)
     where = f"{cfg.params_file} at {sha[:12]}"
     if raw is None:
-        raise modelconfig.ConfigError(where, "the params file is not in this commit")
+        raise ConfigError(where, "the params file is not in this commit")
     try:
         text = raw.decode()
         data = json.loads(text) if cfg.params_file.endswith(".json") else tomllib.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise modelconfig.ConfigError(where, f"cannot read it: {exc}") from None
+        raise ConfigError(where, f"cannot read it: {exc}") from None
     if not isinstance(data, dict):
-        raise modelconfig.ConfigError(where, "must hold a table of parameters")
+        raise ConfigError(where, "must hold a table of parameters")
     return data
 
 
@@ -74,7 +82,7 @@ def reap_interrupted(ctx: Context, model: str) -> list[Build]:
                 log_tail=b.log_tail,
                 event=ctx.event(BUILD_FINISHED, b.model),
             )
-        except domain.Conflict:
+        except Conflict:
             continue  # someone else reaped it first
         reaped.append(done)
     return reaped
@@ -104,12 +112,7 @@ def build(
     attempted); BuildFailed, BuildCancelled or EngineError after the failed attempt was
     recorded.
     """
-    from mlops_tui.adapters.docker_engine import (
-        BuildCancelled,
-        BuildFailed,
-        DockerEngine,
-        EngineError,
-    )
+    from mlops_tui.adapters.docker_engine import DockerEngine
     from mlops_tui.adapters.git_repo import GitRepo
 
     name = domain.validate_model_name(name)
@@ -130,7 +133,7 @@ def build(
     )
     dockerfile = os.path.normpath(os.path.relpath(cfg.dockerfile, cfg.context))
     if dockerfile.startswith(".."):
-        raise modelconfig.ConfigError(
+        raise ConfigError(
             f"{modelconfig.FILENAME}: [build].dockerfile", "must be inside the build context"
         )
     if repo.read(sha, os.path.normpath(cfg.dockerfile)) is None:
@@ -167,7 +170,7 @@ def build(
     }
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
 
-    def finish(status: BuildStatus, error: str | None = None, **kw: Any) -> tuple[Build, Any]:
+    def finish(status: BuildStatus, error: str | None = None, **kw: Any) -> tuple[Build, Change]:
         return ctx.store.finish_build(
             started.id,
             status=status,

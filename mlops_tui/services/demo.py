@@ -7,9 +7,11 @@ demo never shows a state the rules would not allow.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mlops_tui.domain import STAGES, Role, Stage
+from mlops_tui.errors import MlopsError
 from mlops_tui.services import builds, gate, lifecycle
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store
@@ -97,7 +99,7 @@ def seed(
     """
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    written = _team(store, now)  # issue 6
+    written = _team(store, now)  # people and their roles
     for index, (name, description, tags) in enumerate(_names(models)):
         clock = _Clock(
             now - timedelta(days=rng.randint(60, 270), minutes=rng.randint(0, 1440)), now
@@ -123,7 +125,7 @@ def seed(
         # Where this model stands today: spread evenly over the loop.
         target = STAGES[index % len(STAGES)]
         laps = rng.choice((0, 0, 1, 1, 2))
-        steps = laps * len(STAGES) + target.index
+        steps = laps * len(STAGES) + target.position
         stage = Stage.PLAN
         span = now - clock.t
         for _ in range(steps):
@@ -142,10 +144,10 @@ def seed(
                 back = Stage.BUILD
                 lifecycle.move(ctx(actor), name, back, note=rng.choice(REWORK_NOTES))
                 clock.advance(timedelta(hours=rng.randint(2, 30)))
-                for s in STAGES[back.index + 1 : stage.index + 1]:
+                for s in STAGES[back.position + 1 : stage.position + 1]:
                     if s == Stage.TEST:
                         written += _ci_builds(ctx(actor), name, rng, clock)
-                    written += _evidence(ctx(actor), name, STAGES[s.index - 1], rng, clock)
+                    written += _evidence(ctx(actor), name, STAGES[s.position - 1], rng, clock)
                     lifecycle.move(ctx(actor), name, s)
                     written += 1
                 written += 1
@@ -159,11 +161,11 @@ def seed(
             lifecycle.set_role(ctx(rng.choice(PEOPLE)), name, oncall, role=Role.ONCALL)
             written += 1
     written += _monitoring(store, rng, now)
-    written += _leaver(store, now, me)  # issue 6
+    written += _leaver(store, now, me)  # someone who left, handoffs in flight
     return written
 
 
-# -- issue 5: the evidence behind test, deploy and monitor ---------------------------------
+# -- the evidence behind test, deploy and monitor ------------------------------------------
 
 
 def _evidence(ctx: Context, name: str, stage: Stage, rng: random.Random, clock: _Clock) -> int:
@@ -171,7 +173,11 @@ def _evidence(ctx: Context, name: str, stage: Stage, rng: random.Random, clock: 
     before deploy, a successful deployment before monitor. Returns the events written."""
     from mlops_tui.services import deploys, testing
 
+    if stage not in (Stage.TEST, Stage.DEPLOY):
+        return 0
     version = ctx.store.get_model(name).version
+    if version is None:  # the build gate lets no model past build without one
+        raise AssertionError(f"{name} reached {stage} without a version")
     if stage == Stage.TEST:
         outcomes = [False, True] if rng.random() < 0.2 else [True]
         for passed in outcomes:
@@ -186,11 +192,14 @@ def _evidence(ctx: Context, name: str, stage: Stage, rng: random.Random, clock: 
                 junit=junit,
             )
         return 2 * len(outcomes)
-    if stage == Stage.DEPLOY:
-        clock.advance(timedelta(minutes=rng.randint(2, 30)))
-        deploys.record(ctx, name, version=version, url=f"https://argo.example.com/{name}")
-        return 2
-    return 0
+    clock.advance(timedelta(minutes=rng.randint(2, 30)))
+    deploys.record(ctx, name, version=version, url=f"https://argo.example.com/{name}")
+    return 2
+
+
+def _fixed(at: datetime) -> Callable[[], datetime]:
+    """A clock stopped at `at`: each check of the simulated history happens at its time."""
+    return lambda: at
 
 
 def _junit(passed: int, failed: int) -> bytes:
@@ -220,7 +229,7 @@ def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
             drift = round(max(drift, 0.0), 3)
             status = threshold_status(drift, 0.2, 0.3)
             health = worst([Health.OK, status])
-            ctx = Context(store, "monitor", clock=lambda at=at: at)
+            ctx = Context(store, "monitor", clock=_fixed(at))
             alert = status == Health.CRITICAL
             spec = {
                 "metric": "model_drift_score",
@@ -260,7 +269,7 @@ def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
     return store.head() - before
 
 
-# -- issue 6: the team: roles, someone who left, handoffs in flight -----------------------
+# -- the team: roles, someone who left, handoffs in flight --------------------------------
 # Everyone in PEOPLE works on models (maintainers; amara is the admin); ivan reads only,
 # jules is a member who may deploy only the models they own or back up.
 ROLES = {"amara": "admin", "ivan": "viewer", "jules": "member"}
@@ -282,7 +291,6 @@ def _leaver(store: Store, now: datetime, me: str | None) -> int:
     the rest stay orphaned until someone takes them."""
     import contextlib
 
-    from mlops_tui.domain import MlopsError
     from mlops_tui.services import handoffs, team
 
     before = store.head()
@@ -298,7 +306,7 @@ def _leaver(store: Store, now: datetime, me: str | None) -> int:
     team.deactivate(lead, leaver)
     theirs = store.list_models(owner=leaver)
     if me is not None:
-        if store.get_user(me) is None:  # type: ignore[attr-defined]
+        if store.get_user(me) is None:
             team.add_user(lead, me, role="maintainer")
         with contextlib.suppress(MlopsError):  # `me` may be a viewer: then no handoff
             handoffs.request(

@@ -18,27 +18,34 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlops_tui import domain, modelconfig
 from mlops_tui.domain import (
     DEPLOY_FINISHED,
     DEPLOY_STARTED,
-    DeployFailed,
     Deployment,
-    InvalidInput,
     Model,
-    MoveRefused,
     RunStatus,
     Stage,
     Version,
+)
+from mlops_tui.errors import (
+    ApprovalMissing,
+    Conflict,
+    DeployFailed,
+    EngineError,
+    InvalidInput,
+    MlopsError,
+    MoveRefused,
 )
 from mlops_tui.services import (
     gate,
     loopcfg,
 )
 from mlops_tui.services.context import Context
+from mlops_tui.store import Change
 
 LOG_TAIL = 200
 CUSTOM_TIMEOUT = 600.0
@@ -64,7 +71,7 @@ def reap_interrupted(ctx: Context, model: str) -> list[Deployment]:
     for dep in ctx.store.deployments(model, status=RunStatus.RUNNING, limit=None):
         if loopcfg.alive(dep):
             continue
-        with contextlib.suppress(domain.Conflict):
+        with contextlib.suppress(Conflict):
             done, _ = ctx.store.finish_deployment(
                 dep.id,
                 status=RunStatus.INTERRUPTED,
@@ -109,8 +116,8 @@ class _Run:
         error: str | None = None,
         *,
         rolled_back: bool = False,
-        stale_at: Any = None,
-    ) -> tuple[Deployment, Any]:
+        stale_at: datetime | None = None,
+    ) -> tuple[Deployment, Change]:
         extra = {"error": error} if error else {}
         return self.ctx.store.finish_deployment(
             self.dep.id,
@@ -129,8 +136,9 @@ def _health_probe(cfg: modelconfig.ModelConfig) -> Callable[[], str | None] | No
 
     if cfg.deploy_health_command:
         return lambda: health.probe_command(cfg.deploy_health_command)
-    if cfg.deploy_health and cfg.deploy_port:
-        return lambda: health.probe_http(cfg.deploy_port, cfg.deploy_health)  # type: ignore[arg-type]
+    port, path = cfg.deploy_port, cfg.deploy_health
+    if path and port:
+        return lambda: health.probe_http(port, path)
     return None
 
 
@@ -140,7 +148,6 @@ def _container(
     """Start `v` as the production container. Returns (why it failed or None, whether the
     previous container was put back)."""
     from mlops_tui.adapters import health
-    from mlops_tui.adapters.docker_engine import EngineError
 
     final, temp = container_name(name), f"{container_name(name)}-next"
     leftover = engine.container(temp)
@@ -262,7 +269,7 @@ def _stage_tag(ctx: Context, model: Model, v: Version) -> str | None:
         ]
         tag = f"{model.name}#prod#{max(numbers, default=0) + 1}"
         repo.tag(tag, v.commit, f"{model.name} v{v.number} deployed to prod (mlops-tui)")
-    except domain.MlopsError as exc:
+    except MlopsError as exc:
         ctx.store.append_event(ctx.event("git.tag", model.name, ok=False, error=exc.message))
         return f"could not add GTO's prod tag: {exc.message}"
     ctx.store.append_event(
@@ -314,7 +321,7 @@ def _deploy(
     except KeyboardInterrupt:
         run.finish(RunStatus.CANCELLED, "interrupted from the keyboard")
         raise
-    except domain.MlopsError as exc:
+    except MlopsError as exc:
         run.finish(RunStatus.FAILED, exc.message)
         raise
     except BaseException as exc:
@@ -364,11 +371,11 @@ def deploy(
         missing = domain.test_gate(name, v.number, latest[0] if latest else None)
         if missing:
             raise MoveRefused(f"cannot deploy {name} v{v.number}: {missing}")
-    from mlops_tui.services import approvals  # issue 8: approvals before production
+    from mlops_tui.services import approvals  # approvals before production
 
     approvals.request(ctx, name, v.number)
     if why := approvals.missing(ctx, model, v.number):
-        raise domain.ApprovalMissing(f"cannot deploy: {why}")
+        raise ApprovalMissing(f"cannot deploy: {why}")
     return _deploy(ctx, model, v, kind="deploy", on_line=on_line, engine=engine)
 
 
@@ -466,7 +473,7 @@ def record(
     if not failed:
         approvals.request(ctx, name, v.number)
     if not failed and (why := approvals.missing(ctx, model, v.number)):
-        raise domain.ApprovalMissing(f"cannot record the deployment: {why}")
+        raise ApprovalMissing(f"cannot record the deployment: {why}")
     dep = ctx.store.start_deployment(
         model=name,
         version=v.number,

@@ -19,11 +19,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
-from mlops_tui.domain import PERMISSION_DENIED, Model, PermissionDenied, UserRole
+from mlops_tui.domain import PERMISSION_DENIED, Model, UserRole
+from mlops_tui.errors import MlopsError, PermissionDenied
 from mlops_tui.grants import Grant
 from mlops_tui.services.context import Context
+from mlops_tui.store import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,7 +83,7 @@ def standing(ctx: Context) -> tuple[str | None, str | None, str | None]:
     """(role, joins as, why not at all) for the actor, before any action is considered."""
     from mlops_tui.services import team
 
-    user = ctx.store.get_user(ctx.actor)  # type: ignore[attr-defined]
+    user = ctx.store.get_user(ctx.actor)
     if user is None:
         if not team.get_setting(ctx, "open_join"):
             return (
@@ -103,7 +105,7 @@ def _why_not(ctx: Context, rule: str, role: str, model: Model | None) -> str | N
     if rule == KNOWN or role == UserRole.ADMIN:
         return None
     if rule == ADMIN:
-        if role == UserRole.MAINTAINER and not ctx.store.count_admins():  # type: ignore[attr-defined]
+        if role == UserRole.MAINTAINER and not ctx.store.count_admins():
             return None  # a new team: its maintainers name the first admin
         return "it needs an admin"
     if rule == MAINTAINER:
@@ -132,9 +134,7 @@ def deny(ctx: Context, action: str, model: Model | str | None, why: str) -> Perm
     message = f"{ctx.actor} may not {verb.format(m=name or 'models')}: {why}"
     grant = Grant(ctx.actor, "refusal", kinds=frozenset({PERMISSION_DENIED}))
     with ctx.store.acting(grant):
-        ctx.store.append_event(
-            ctx.event(PERMISSION_DENIED, name, action=action, rule=why)  # type: ignore[arg-type]
-        )
+        ctx.store.append_event(ctx.event(PERMISSION_DENIED, name, action=action, rule=why))
     return PermissionDenied(message)
 
 
@@ -162,8 +162,6 @@ def admit(ctx: Context, action: str, target: str | None = None) -> Grant:
 def _existing(ctx: Context, name: str | None) -> str | None:
     """The model to record a refusal against: only one that exists (a refusal never names
     a model somebody might create later)."""
-    from mlops_tui.domain import MlopsError
-
     if not name:
         return None
     try:
@@ -217,7 +215,7 @@ def writes(action: str, *, model: str | None = None) -> Callable[[Callable[P, T]
             with ctx.store.acting(grant):
                 return fn(*args, **kwargs)
 
-        use_case.action = action  # type: ignore[attr-defined]  # read by the permission matrix
+        use_case.__dict__["action"] = action  # read by the permission matrix
         return use_case
 
     return decorate
@@ -240,7 +238,7 @@ def bookkeeping(ctx: Context) -> Iterator[Grant]:
 
 
 @contextmanager
-def scratch(store: Any) -> Iterator[Grant]:
+def scratch(store: Store) -> Iterator[Grant]:
     """For a throwaway in-memory database the tool made itself (an import probing which
     line the database refuses): nobody's data, so no rule applies."""
     with store.acting(Grant("mlops", "scratch")) as grant:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_tui import domain
 from mlops_tui.domain import BUILD_FINISHED, GC_REMOVED, MODEL_MOVED, Model
+from mlops_tui.errors import MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+
+if TYPE_CHECKING:
+    from mlops_tui.adapters.docker_gc import Found
 
 
 @dataclass
 class Decision:
-    item: Any  # adapters.docker_gc.Found
+    item: Found
     keep: str | None  # why it stays, or None when it goes
     error: str | None = None  # the engine refused to remove it
 
@@ -51,7 +54,7 @@ def protected(ctx: Context, model: Model) -> dict[int, str]:
 
     keep: dict[int, str] = {}
 
-    def add(version: Any, why: str) -> None:
+    def add(version: object, why: str) -> None:
         if isinstance(version, int) and version not in keep:
             keep[version] = why
 
@@ -64,8 +67,12 @@ def protected(ctx: Context, model: Model) -> dict[int, str]:
     for e in ctx.store.replay_events(model=model.name, kinds=(MODEL_MOVED, BUILD_FINISHED)):
         if e.kind == MODEL_MOVED and e.data.get("move") == "iteration":
             iteration_started = e.id
-        elif e.kind == BUILD_FINISHED and e.data.get("status") == "succeeded":
-            built.append((e.id, e.data.get("version")))
+        elif (
+            e.kind == BUILD_FINISHED
+            and e.data.get("status") == "succeeded"
+            and isinstance(version := e.data.get("version"), int)
+        ):
+            built.append((e.id, version))
     for event_id, version in built:
         if event_id > iteration_started:
             add(version, f"built in iteration {model.iteration}")
@@ -94,7 +101,7 @@ def _repo_tags(ctx: Context, model: Model) -> list[tuple[int, str]]:
             for number in by_commit.get(repo.resolve(tag), []):
                 out.append((number, tag))
         return out
-    except domain.MlopsError:
+    except MlopsError:
         return []  # no repository any more: the recorded tags above still count
 
 
@@ -108,7 +115,7 @@ def _known(ctx: Context, name: str) -> tuple[set[str], set[str], set[str]]:
     )
 
 
-def _ours(item: Any, inputs: set[str], ids: set[str], tags: set[str]) -> bool:
+def _ours(item: Found, inputs: set[str], ids: set[str], tags: set[str]) -> bool:
     """Model names repeat across databases sharing an engine: an image is ours when its
     inputs label (commit, data and parameters) or its id is one of our versions'."""
     if item.inputs is not None:

@@ -8,10 +8,11 @@ failed attempts included.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_tui import domain
-from mlops_tui.domain import InvalidInput, MlopsError
+from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 GIT_EVENT = "git.{op}"
 # GTO's artifact names: lowercase letters, digits and dashes.
 _GTO_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+T = TypeVar("T")
 
 
 def open_repo(ctx: Context, name: str) -> GitRepo:
@@ -45,7 +48,7 @@ def version_tag(name: str, version: int) -> str:
     return f"{name}@v{version}.0.0"
 
 
-def _recorded(ctx: Context, name: str, op: str, action, **data):  # type: ignore[no-untyped-def]
+def _recorded(ctx: Context, name: str, op: str, action: Callable[[], T], **data: Any) -> T:
     """Run `action`; record the attempt and its outcome, success or failure."""
     try:
         result = action()
@@ -99,22 +102,21 @@ def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
     version = next((v for v in ctx.store.versions(name) if v.number == model.version), None)
     if version is None or version.commit is None:
         raise InvalidInput(f"{name} v{model.version} has no recorded commit to tag")
-    tag_name = version_tag(name, model.version)
+    sha, number = version.commit, version.number
+    tag_name = version_tag(name, number)
     repo = open_repo(ctx, name)
     created = _recorded(
         ctx,
         name,
         "tag",
-        lambda: repo.tag(tag_name, version.commit, f"{name} v{model.version} (mlops-tui)"),
+        lambda: repo.tag(tag_name, sha, f"{name} v{number} (mlops-tui)"),
         tag=tag_name,
     )
     if created:
         ctx.store.append_event(
-            ctx.event(
-                "git.tag", name, ok=True, tag=tag_name, commit=version.commit, version=model.version
-            )
+            ctx.event("git.tag", name, ok=True, tag=tag_name, commit=sha, version=number)
         )
-    return tag_name, version.commit, created
+    return tag_name, sha, created
 
 
 @gate.writes("git", model="name")

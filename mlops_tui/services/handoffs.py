@@ -21,13 +21,11 @@ from mlops_tui.domain import (
     ChecklistItem,
     Handoff,
     HandoffStatus,
-    InvalidInput,
-    MlopsError,
     Model,
-    NotFound,
     Role,
     UserRole,
 )
+from mlops_tui.errors import Conflict, InvalidInput, MlopsError, NotFound
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 
@@ -43,7 +41,7 @@ class Outcome:
 
 def _receiver(ctx: Context, name: str) -> str:
     name = domain.validate_user(name, "receiver")
-    user = ctx.store.get_user(name)  # type: ignore[attr-defined]
+    user = ctx.store.get_user(name)
     if user is None:
         raise InvalidInput(f"{name} is not a known user: add them with `mlops user add {name}`")
     if not user.active:
@@ -71,7 +69,7 @@ def request_all(ctx: Context, *, from_user: str, to: str, note: str | None = Non
     models = [
         m
         for m in ctx.store.list_models(owner=from_user)
-        if not ctx.store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)  # type: ignore[attr-defined]
+        if not ctx.store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)
     ]
     if not models:
         raise NotFound(f"{from_user} owns no model without a pending handoff")
@@ -92,20 +90,20 @@ def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> li
         if note:
             event.data["note"] = note
         requests.append((model, to, note, items, event))
-    return ctx.store.create_handoffs(requests)  # type: ignore[attr-defined]
+    return ctx.store.create_handoffs(requests)
 
 
 def get(ctx: Context, handoff_id: int) -> Handoff:
-    return ctx.store.get_handoff(int(handoff_id))  # type: ignore[attr-defined]
+    return ctx.store.get_handoff(int(handoff_id))
 
 
 def pending(ctx: Context, *, to: str | None = None, model: str | None = None) -> list[Handoff]:
-    return ctx.store.list_handoffs(status=HandoffStatus.PENDING, to_user=to, model=model)  # type: ignore[attr-defined]
+    return ctx.store.list_handoffs(status=HandoffStatus.PENDING, to_user=to, model=model)
 
 
 def listing(ctx: Context, *, mine: bool = False, everything: bool = False) -> list[Handoff]:
     """Pending handoffs (all of them, or those to or from me); `everything` adds closed ones."""
-    return ctx.store.list_handoffs(  # type: ignore[attr-defined]
+    return ctx.store.list_handoffs(
         status=None if everything else HandoffStatus.PENDING,
         involving=ctx.actor if mine else None,
     )
@@ -143,7 +141,7 @@ def tick(ctx: Context, handoff_id: int, items: Iterable[str], *, done: bool = Tr
     new = tuple(
         ChecklistItem(c.item, done if c.item in names else c.done) for c in handoff.checklist
     )
-    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+    updated, _ = ctx.store.update_handoff(
         handoff,
         checklist=new,
         event=ctx.event(HANDOFF_TICKED, model.name, handoff=handoff.id, items=names, done=done),
@@ -166,7 +164,7 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
             f"{', '.join(unticked)} (tick them in the inbox, or --ack-all)"
         )
     if model.owner != handoff.from_user:
-        raise domain.Conflict(
+        raise Conflict(
             f"{model.name} is now owned by {model.owner} (the handoff was from "
             f"{handoff.from_user}): cancel it and hand over again"
         )
@@ -182,7 +180,7 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
         data["backup_cleared"] = True
     if ack_all and handoff.unticked:
         data["acknowledged"] = handoff.unticked
-    updated, new_model = ctx.store.update_handoff(  # type: ignore[attr-defined]
+    updated, new_model = ctx.store.update_handoff(
         handoff,
         status=HandoffStatus.ACCEPTED,
         checklist=items,
@@ -190,6 +188,8 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
         model_changes=changes,
         expected_revision=model.revision,
     )
+    if new_model is None:  # the store returns the model whenever it changes one
+        raise AssertionError(f"handoff #{handoff.id} was accepted without changing {model.name}")
     return updated, new_model
 
 
@@ -214,7 +214,7 @@ def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
         raise InvalidInput("declining needs --note saying why")
     handoff = _pending(ctx, handoff_id)
     model = _only_receiver(ctx, handoff, "decline")
-    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+    updated, _ = ctx.store.update_handoff(
         handoff,
         status=HandoffStatus.DECLINED,
         reply=note,
@@ -228,7 +228,7 @@ def cancel(ctx: Context, handoff_id: int) -> Handoff:
     """The sender (who asked, or whose model it is) or an admin takes the offer back."""
     handoff = _pending(ctx, handoff_id)
     model = ctx.store.get_model(handoff.model)
-    user = ctx.store.get_user(ctx.actor)  # type: ignore[attr-defined]
+    user = ctx.store.get_user(ctx.actor)
     is_admin = user is not None and user.active and user.role == UserRole.ADMIN
     if ctx.actor not in (handoff.created_by, handoff.from_user) and not is_admin:
         raise gate.deny(
@@ -238,7 +238,7 @@ def cancel(ctx: Context, handoff_id: int) -> Handoff:
             f"only {handoff.created_by} (who asked) or an admin can cancel handoff #{handoff.id}",
         )
     gate.check(ctx, model)
-    updated, _ = ctx.store.update_handoff(  # type: ignore[attr-defined]
+    updated, _ = ctx.store.update_handoff(
         handoff,
         status=HandoffStatus.CANCELLED,
         event=ctx.event(HANDOFF_CANCELLED, model.name, handoff=handoff.id),

@@ -14,14 +14,12 @@ from mlops_tui.domain import (
     MODEL_EDITED,
     MODEL_MOVED,
     ROLE_SET,
-    Conflict,
-    InvalidInput,
     Model,
     MoveKind,
-    MoveRefused,
     Role,
     Stage,
 )
+from mlops_tui.errors import Conflict, InvalidInput, MoveRefused
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
@@ -113,7 +111,7 @@ def move(
         lambda: _move_once(ctx, name, stage, note, force, expected_revision), expected_revision
     )
     if stage == Stage.DEPLOY:
-        from mlops_tui.services import approvals  # issue 8: ask for approval on arrival
+        from mlops_tui.services import approvals  # ask for approval on arrival
 
         approvals.after_move(ctx, change)
     return change

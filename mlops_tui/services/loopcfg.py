@@ -9,15 +9,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mlops_tui import modelconfig
-from mlops_tui.domain import InvalidInput, Model, Version
+from mlops_tui.domain import Build, Deployment, Model, TestRun, Version
+from mlops_tui.errors import InvalidInput
+from mlops_tui.services.context import Context
 
 _CACHE: dict[tuple[str, str], modelconfig.ModelConfig] = {}
 
 
-def version_of(ctx: Any, model: Model, number: int | None) -> Version:
+def version_of(ctx: Context, model: Model, number: int | None) -> Version:
     """The model's version `number` (default: its candidate). Raises InvalidInput."""
     number = model.version if number is None else number
     if number is None:
@@ -51,7 +53,7 @@ def here() -> tuple[str, int]:
     return socket.gethostname(), os.getpid()
 
 
-def alive(run: Any) -> bool:
+def alive(run: Build | TestRun | Deployment) -> bool:
     """False only for a run started on this machine whose process is gone."""
     if run.host != socket.gethostname() or run.pid is None or run.pid == os.getpid():
         return True
@@ -64,7 +66,7 @@ def alive(run: Any) -> bool:
     return True
 
 
-R = TypeVar("R")
+R = TypeVar("R", Build, TestRun, Deployment)
 
 _DIED = {
     "Build": "the process running this build died",
@@ -77,9 +79,8 @@ def as_seen(run: R) -> R:
     """A build, test run or deployment as a reader should see it: one still marked running
     whose process on this machine is gone reads as interrupted. Reading never writes; the
     next write use case on the model records it."""
-    status = getattr(run, "status", None)
-    if status != "running" or alive(run):
+    if run.status != "running" or alive(run):
         return run
-    return dataclasses.replace(  # type: ignore[type-var]  # R is one of three dataclasses
-        run, status=type(status)("interrupted"), error=_DIED[type(run).__name__]
+    return dataclasses.replace(
+        run, status=type(run.status)("interrupted"), error=_DIED[type(run).__name__]
     )

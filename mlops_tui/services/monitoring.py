@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from mlops_tui import domain, modelconfig
 from mlops_tui.domain import (
@@ -22,10 +23,18 @@ from mlops_tui.domain import (
     CHECK_RAN,
     Alert,
     Check,
+    Deployment,
     Health,
-    InvalidInput,
     Model,
     Stage,
+    TestRun,
+)
+from mlops_tui.errors import (
+    InvalidInput,
+    MetricsError,
+    MlopsError,
+    NothingToCheck,
+    PermissionDenied,
 )
 from mlops_tui.services import (
     gate,
@@ -36,8 +45,13 @@ from mlops_tui.services.context import Context
 UP = "up"  # the health check as a series: 1 answered, 0 did not
 
 
-class NothingToCheck(InvalidInput):
-    """The version's mlops.toml names no health check, metrics or query."""
+class AlertSpec(TypedDict):
+    """An alert a check opens: the store keeps these fields on the alert's row."""
+
+    metric: str
+    value: float
+    threshold: float | None
+    detail: str
 
 
 @dataclass
@@ -86,13 +100,13 @@ def _probe(cfg: modelconfig.ModelConfig) -> tuple[float | None, str | None]:
 
 def _measure(
     cfg: modelconfig.ModelConfig,
-) -> tuple[list[tuple[str, float | None, Health]], list[str], bool, list[dict]]:
+) -> tuple[list[tuple[str, float | None, Health]], list[str], bool, list[AlertSpec]]:
     """Run the checks; returns (results, problems, answered, alert specs)."""
     from mlops_tui.adapters import metrics
 
     results: list[tuple[str, float | None, Health]] = []
     problems: list[str] = []
-    alerts: list[dict] = []
+    alerts: list[AlertSpec] = []
     up, why = _probe(cfg)
     answered = up != 0.0
     if up is not None:
@@ -108,14 +122,14 @@ def _measure(
             )
             if up is None:
                 answered = True
-        except metrics.MetricsError as exc:
+        except MetricsError as exc:
             problems.append(f"metrics: {exc.message}")
             if up is None:
                 answered = False
     if cfg.monitor_prometheus and cfg.monitor_query:
         try:
             values.update(metrics.query(cfg.monitor_prometheus, cfg.monitor_query))
-        except metrics.MetricsError as exc:
+        except MetricsError as exc:
             problems.append(f"prometheus: {exc.message}")
     for t in cfg.monitor_thresholds:
         value = values.get(t.metric)
@@ -161,6 +175,7 @@ def check_model(ctx: Context, model: Model) -> CheckOutcome:
         health = domain.worst([s for _, _, s in results] or [Health.OK])
     now = ctx.clock()
     clock = ctx.store.monitoring(model.name)
+    stale_at: datetime | None
     if answered:
         stale_at = now + timedelta(seconds=cfg.monitor_max_age)
     elif clock is not None:
@@ -208,7 +223,7 @@ def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
     )
     try:
         lifecycle.move(ctx, name, Stage.PLAN, note=note)
-    except domain.MlopsError:
+    except MlopsError:
         return None
     return note
 
@@ -216,20 +231,20 @@ def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
 @gate.writes("check", model="name")
 def check_round(
     ctx: Context, name: str | None = None
-) -> list[tuple[Model, CheckOutcome | domain.MlopsError]]:
+) -> list[tuple[Model, CheckOutcome | MlopsError]]:
     """One round: `name`, or every production model, each with its outcome or why it could
     not be checked (NothingToCheck among them), so one model's trouble never stops the
     others. With `name`, its error is raised instead."""
     if name is not None:
         model = ctx.store.get_model(domain.validate_model_name(name))
         return [(model, check_model(ctx, model))]
-    out: list[tuple[Model, CheckOutcome | domain.MlopsError]] = []
+    out: list[tuple[Model, CheckOutcome | MlopsError]] = []
     for m in production_models(ctx):
         try:
             out.append((m, check_model(ctx, m)))
-        except domain.PermissionDenied:
+        except PermissionDenied:
             raise
-        except domain.MlopsError as exc:
+        except MlopsError as exc:
             out.append((m, exc))
     return out
 
@@ -294,8 +309,8 @@ class LoopSummary:
     thresholds: dict[str, tuple[float | None, float | None]]  # metric -> (warn, critical)
     last_check: Check | None
     alerts: list[Alert]
-    last_test: object | None
-    last_deployment: object | None
+    last_test: TestRun | None
+    last_deployment: Deployment | None
 
 
 def summary(ctx: Context, name: str) -> LoopSummary:
@@ -307,7 +322,7 @@ def summary(ctx: Context, name: str) -> LoopSummary:
             v = loopcfg.version_of(ctx, model, model.production_version)
             cfg = loopcfg.config_of(model, v)
             thresholds = {t.metric: (t.warn, t.critical) for t in cfg.monitor_thresholds}
-        except domain.MlopsError:
+        except MlopsError:
             thresholds = {}
     tests = ctx.store.test_runs(name, limit=1)
     deps = ctx.store.deployments(name, limit=1)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from mlops_tui import domain
-from mlops_tui.domain import MODEL_LINKED, Health, InvalidInput, Model, RunStatus
+from mlops_tui.domain import MODEL_LINKED, Alert, Health, Model, RunStatus
+from mlops_tui.errors import InvalidInput
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
+from mlops_tui.store import Store
 
 RUNBOOK = "runbook"
 
@@ -36,7 +37,7 @@ class Review:
     stale: bool
     last_check_at: datetime | None
     last_deploy: LastDeploy | None
-    open_alerts: list[Any]  # issue 5's Alert: unresolved, newest first
+    open_alerts: list[Alert]  # unresolved, newest first
     runbook: str | None
     problems: list[str] = field(default_factory=list)
     urgency: int = 0
@@ -46,7 +47,7 @@ class Review:
         return self.urgency >= _ATTENTION
 
     @property
-    def unacked(self) -> list[Any]:
+    def unacked(self) -> list[Alert]:
         return [a for a in self.open_alerts if str(a.status) == "open"]
 
 
@@ -55,7 +56,8 @@ _ATTENTION = 20
 
 def _score(r: Review, now: datetime, stale_after: timedelta) -> tuple[int, list[str]]:
     m = r.model
-    score, problems = 0, []
+    score = 0
+    problems: list[str] = []
     if m.health == Health.CRITICAL:
         score, problems = score + 100, [*problems, "critical"]
     if r.unacked:
@@ -93,7 +95,7 @@ def _span(delta: timedelta) -> str:
 
 def review(ctx: Context) -> list[Review]:
     """Every model with a production version, most urgent first."""
-    store: Any = ctx.store
+    store = ctx.store
     now = ctx.clock()
     stale_after = timedelta(hours=int(team.get_setting(ctx, "check_stale_hours")))
     models = [m for m in store.list_models() if m.production_version is not None]
@@ -101,11 +103,10 @@ def review(ctx: Context) -> list[Review]:
         return []
     left = store.inactive_users()
     runbooks = store.links(RUNBOOK)
-    alerts: dict[str, list[Any]] = {}
-    if hasattr(store, "open_alerts"):
-        for alert in store.open_alerts():
-            alerts.setdefault(alert.model, []).append(alert)
-    stale_models = store.stale_models(now) if hasattr(store, "stale_models") else set()
+    alerts: dict[str, list[Alert]] = {}
+    for alert in store.open_alerts():
+        alerts.setdefault(alert.model, []).append(alert)
+    stale_models = store.stale_models(now)
     out = []
     for m in models:
         last_check = _last_check(store, m.name)
@@ -145,23 +146,20 @@ _FIELDS = (
 )
 
 
-def _last_check(store: Any, name: str) -> datetime | None:
-    if hasattr(store, "monitoring"):
-        mon = store.monitoring(name)
-        if mon and mon.get("last_check_at"):
-            return mon["last_check_at"]
-    if hasattr(store, "last_check"):
-        check = store.last_check(name)
-        return check.at if check else None
-    return None
+def _last_check(store: Store, name: str) -> datetime | None:
+    mon = store.monitoring(name)
+    last = mon.get("last_check_at") if mon else None
+    if last:
+        return last
+    check = store.last_check(name)
+    return check.at if check else None
 
 
-def _last_deploy(store: Any, name: str) -> LastDeploy | None:
-    if hasattr(store, "deployments"):
-        done = store.deployments(name, status=RunStatus.SUCCEEDED, limit=1)
-        if done:
-            d = done[0]
-            return LastDeploy(d.version, d.finished_at or d.started_at, d.actor, d.kind)
+def _last_deploy(store: Store, name: str) -> LastDeploy | None:
+    done = store.deployments(name, status=RunStatus.SUCCEEDED, limit=1)
+    if done:
+        d = done[0]
+        return LastDeploy(d.version, d.finished_at or d.started_at, d.actor, d.kind)
     return None
 
 
@@ -179,4 +177,4 @@ def set_runbook(ctx: Context, name: str, url: str | None) -> None:
         ):
             raise InvalidInput(f"invalid runbook URL {url[:80]!r}: use http://… or https://…")
     gate.check(ctx, model)
-    ctx.store.set_link(name, RUNBOOK, url, ctx.event(MODEL_LINKED, name, link=RUNBOOK, url=url))  # type: ignore[attr-defined]
+    ctx.store.set_link(name, RUNBOOK, url, ctx.event(MODEL_LINKED, name, link=RUNBOOK, url=url))

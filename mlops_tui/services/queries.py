@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from mlops_tui import domain
-from mlops_tui.domain import Event, Model, NotFound, Stage, Version
+from mlops_tui.domain import Event, Model, Stage, Version
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import team as _team
 from mlops_tui.services.context import Context
 from mlops_tui.store import StatusRow
 
 
 def _stale(ctx: Context) -> set[str]:
-    """Production models past their monitoring deadline (issue 5's staleness rule: no
+    """Production models past their monitoring deadline (the staleness rule: no
     successful check within [monitor].max_age reads as stale unless the model is critical)."""
     return ctx.store.stale_models(ctx.clock())
 
@@ -69,14 +71,21 @@ def history(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 50,
+    search: str | None = None,
 ) -> list[Event]:
-    """Newest first. Asking for a model that never existed is an error, not an empty list."""
+    """Newest first. Asking for a model that never existed is an error, not an empty list.
+    `search` keeps the events whose kind, actor, model or data (notes, reasons, refs) hold
+    every one of its words, whatever their case ("when did we last see label leakage?")."""
     if model is not None:
         domain.validate_model_name(model)
     if limit is not None and limit < 0:
-        raise domain.InvalidInput("--limit must be 0 (no limit) or more")
+        raise InvalidInput("--limit must be 0 (no limit) or more")
+    if search is not None:
+        search = " ".join(search.split())
+        if not search or any(not c.isprintable() for c in search):
+            raise InvalidInput("--search needs a word or more, without control characters")
     events = ctx.store.history(
-        model=model, actor=actor, since=since, until=until, limit=limit or None
+        model=model, actor=actor, since=since, until=until, limit=limit or None, search=search
     )
     if model is not None and not events and ctx.store.last_event(model) is None:
         raise NotFound(f"no model named {model!r} (see `mlops model list`)")
@@ -103,26 +112,26 @@ def describe(event: Event) -> str:
         text = f"{d.get('role')}: {before} → {d.get('after')}"
         if d.get("handoff"):
             text += f" (handoff #{d['handoff']} accepted)"
-    elif event.kind in _team.TEAM_KINDS:  # issue 6
+    elif event.kind in _team.TEAM_KINDS:  # people, settings, handoffs
         text = _team.describe(event.kind, d)
     elif event.kind.startswith("build."):
         text = _describe_build(event.kind, d)
     elif event.kind.startswith("git."):
         text = _describe_git(event.kind[4:], d)
     elif event.kind.split(".")[0] in ("test", "deploy", "check", "alert"):
-        text = _describe_loop(event.kind, d)  # issue 5
+        text = _describe_loop(event.kind, d)
     elif event.kind.split(".")[0] in ("approval", "webhook", "gc"):
-        text = _describe_registry(event.kind, d)  # issue 8
+        text = _describe_registry(event.kind, d)
     else:
         text = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("note", "joined"))
     if d.get("note"):
         text += f": {d['note']}"
-    if d.get("joined"):  # issue 6: their first change
+    if d.get("joined"):  # their first change (the team is open to join)
         text += f" ({event.actor} joined as {d['joined']})"
     return text
 
 
-def _describe_build(kind: str, d: dict) -> str:
+def _describe_build(kind: str, d: dict[str, Any]) -> str:
     where = f"build #{d.get('build')} of v{d.get('version')}"
     if kind == domain.BUILD_STARTED:
         return f"{where} started at {str(d.get('commit'))[:12]} ({d.get('ref')})"
@@ -136,7 +145,7 @@ def _describe_build(kind: str, d: dict) -> str:
     return text
 
 
-def _describe_git(op: str, d: dict) -> str:
+def _describe_git(op: str, d: dict[str, Any]) -> str:
     if not d.get("ok", True):
         return f"git {op} failed: {d.get('error')}"
     if op == "tag":
@@ -157,8 +166,8 @@ def _shown(value: object) -> str:
     return str(value) if value not in (None, "") else "none"
 
 
-def _describe_loop(kind: str, d: dict) -> str:
-    """Test runs, deployments, health changes and alerts (issue 5)."""
+def _describe_loop(kind: str, d: dict[str, Any]) -> str:
+    """Test runs, deployments, health changes and alerts."""
     v = f"v{d.get('version')}"
     if kind == domain.TEST_STARTED:
         return f"test run #{d.get('test_run')} of {v} started"
@@ -191,8 +200,8 @@ def _describe_loop(kind: str, d: dict) -> str:
     return kind
 
 
-# -- issue 8: approvals, webhooks, clean-up ------------------------------------------------
-def _describe_registry(kind: str, d: dict) -> str:
+# -- approvals, webhooks, clean-up ---------------------------------------------------------
+def _describe_registry(kind: str, d: dict[str, Any]) -> str:
     v = f"v{d.get('version')}"
     if kind == domain.APPROVAL_RULE:
         scope = "every model" if d.get("scope") == "all" else "this model"

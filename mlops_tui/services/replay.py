@@ -58,9 +58,7 @@ def apply(state: dict[str, dict[str, Any]], e: Event) -> None:
             model["iteration"] = d["iteration"]
     elif e.kind == ROLE_SET:
         model[d["role"]] = d["after"]
-        if d.get("backup_cleared"):  # an accepted handoff to the backup (issue 6)
-            model["backup"] = None
-        if d.get("backup_cleared"):  # a handoff to the backup (issue 6)
+        if d.get("backup_cleared"):  # an accepted handoff to the backup
             model["backup"] = None
     elif e.kind == BUILD_FINISHED and d.get("status") == "succeeded":
         model["version"] = d["version"]
@@ -69,8 +67,8 @@ def apply(state: dict[str, dict[str, Any]], e: Event) -> None:
     model["updated_by"], model["updated_at"] = e.actor, e.at
 
 
-# -- issue 8: the kinds later issues added, so `status --at` sees deploys and health -------
-_DEPLOYED = ("deploy.finished",)  # issue 5: rollbacks too, with kind=rollback
+# -- the loop's evidence, so `status --at` sees deploys and health -------------------------
+_DEPLOYED = ("deploy.finished",)  # rollbacks too, with kind=rollback
 
 
 def _apply_later_kinds(model: dict[str, Any], e: Event) -> bool:
@@ -91,6 +89,6 @@ def _apply_later_kinds(model: dict[str, Any], e: Event) -> bool:
             return False
         model["health"] = health
         return True
-    # An accepted handoff is an owner.set event (issue 6): replayed above. An edit changes
+    # An accepted handoff is an owner.set event: replayed above. An edit changes
     # only facts status does not show (repo, description, tags), but it is a change.
     return e.kind == "model.edited"

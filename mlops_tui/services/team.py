@@ -7,6 +7,7 @@ with their first change (the change's event carries `joined`), unless an admin t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mlops_tui import domain
@@ -15,15 +16,16 @@ from mlops_tui.domain import (
     SETTING_SET,
     USER_ADDED,
     USER_CHANGED,
-    InvalidInput,
+    Event,
     Model,
-    NotFound,
     Role,
     User,
     UserRole,
 )
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+from mlops_tui.store import Store
 
 # Shared settings: name -> (default, what it means).
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -42,23 +44,26 @@ SETTINGS: dict[str, tuple[Any, str]] = {
 
 
 # -- who is acting ---------------------------------------------------------------------
-def resolve_actor(store: Any, claimed: str) -> str:
+def resolve_actor(store: Store, claimed: str) -> str:
     """The actor for a new Context: `claimed` (MLOPS_USER or the login name), unless the
     team set identity = "database" on PostgreSQL, where it is the connection's role."""
     if getattr(store, "backend", None) != "postgresql":
         return claimed
     if store.get_setting("identity") != "database":
         return claimed
-    return domain.validate_user(store.database_user(), "database role")
+    role = store.database_user()
+    if role is None:  # PostgreSQL always names one; a backend without roles cannot vouch
+        raise InvalidInput("identity = database, but the database names no role for you")
+    return domain.validate_user(role, "database role")
 
 
 # -- people ------------------------------------------------------------------------------
 def users(ctx: Context) -> list[User]:
-    return ctx.store.list_users()  # type: ignore[attr-defined]
+    return ctx.store.list_users()
 
 
 def user(ctx: Context, name: str) -> User:
-    found = ctx.store.get_user(domain.validate_user(name))  # type: ignore[attr-defined]
+    found = ctx.store.get_user(domain.validate_user(name))
     if found is None:
         raise NotFound(f"no user named {name!r} (see `mlops user list`)")
     return found
@@ -95,7 +100,7 @@ def add_user(
         updated_at=event.at,
         updated_by=ctx.actor,
     )
-    return ctx.store.add_user(new, event)  # type: ignore[attr-defined]
+    return ctx.store.add_user(new, event)
 
 
 def _change(ctx: Context, name: str, **changes: Any) -> User:
@@ -104,7 +109,7 @@ def _change(ctx: Context, name: str, **changes: Any) -> User:
     for key, value in changes.items():
         old = getattr(before, key)
         data[key] = {"before": str(old) if isinstance(old, UserRole) else old, "after": value}
-    return ctx.store.update_user(before.name, changes, ctx.event(USER_CHANGED, None, **data))  # type: ignore[attr-defined]
+    return ctx.store.update_user(before.name, changes, ctx.event(USER_CHANGED, None, **data))
 
 
 @gate.writes("manage")
@@ -113,7 +118,7 @@ def set_role(ctx: Context, name: str, role: UserRole | str) -> User:
     current = user(ctx, name)
     if current.role == role:
         raise InvalidInput(f"{name} is already a {role}")
-    if current.role == UserRole.ADMIN and ctx.store.count_admins() == 1:  # type: ignore[attr-defined]
+    if current.role == UserRole.ADMIN and ctx.store.count_admins() == 1:
         raise InvalidInput(f"{name} is the last admin: make someone else admin first")
     return _change(ctx, name, role=str(role))
 
@@ -130,7 +135,7 @@ def deactivate(ctx: Context, name: str) -> User:
     current = user(ctx, name)
     if not current.active:
         raise InvalidInput(f"{name} is already deactivated")
-    if current.role == UserRole.ADMIN and ctx.store.count_admins() == 1:  # type: ignore[attr-defined]
+    if current.role == UserRole.ADMIN and ctx.store.count_admins() == 1:
         raise InvalidInput(f"{name} is the last admin: make someone else admin first")
     return _change(ctx, name, active=False)
 
@@ -144,7 +149,7 @@ def reactivate(ctx: Context, name: str) -> User:
 
 def orphaned(ctx: Context) -> set[str]:
     """Names of people who left (their models are orphaned)."""
-    return ctx.store.inactive_users()  # type: ignore[attr-defined]
+    return ctx.store.inactive_users()
 
 
 def owned_by(ctx: Context, name: str) -> list[Model]:
@@ -153,11 +158,11 @@ def owned_by(ctx: Context, name: str) -> list[Model]:
 
 # -- shared settings ---------------------------------------------------------------------
 def get_setting(ctx: Context, key: str) -> Any:
-    value = ctx.store.get_setting(key)  # type: ignore[attr-defined]
+    value = ctx.store.get_setting(key)
     return SETTINGS[key][0] if value is None else value
 
 
-def shared_database_risks(store: Any) -> list[str]:
+def shared_database_risks(store: Store) -> list[str]:
     """What the settings let anyone who can connect do, on a database a team shares.
 
     SQLite is one person's file (the filesystem decides who writes it), so it has none.
@@ -185,8 +190,8 @@ def shared_database_risks(store: Any) -> list[str]:
 
 def list_settings(ctx: Context) -> list[tuple[str, Any, str, str | None]]:
     """(key, value, meaning, "when by whom" or None for a default)."""
-    stored = ctx.store.settings()  # type: ignore[attr-defined]
-    out = []
+    stored = ctx.store.settings()
+    out: list[tuple[str, Any, str, str | None]] = []
     for key, (default, meaning) in SETTINGS.items():
         if key in stored:
             value, at, by = stored[key]
@@ -229,7 +234,7 @@ def set_setting(ctx: Context, key: str, text: str) -> Any:
     value = _parse_setting(ctx, key, text)
     before = get_setting(ctx, key)
     event = ctx.event(SETTING_SET, None, key=key, before=before, after=value)
-    ctx.store.set_setting(key, value, event)  # type: ignore[attr-defined]
+    ctx.store.set_setting(key, value, event)
     return value
 
 
@@ -289,15 +294,15 @@ def looked(ctx: Context, model: Model) -> None:
     """Remember that the owner looked at their model (the detail screen, `model show`)."""
     if ctx.actor == model.owner:
         with gate.bookkeeping(ctx):
-            ctx.store.record_view(model.name, ctx.actor, ctx.clock())  # type: ignore[attr-defined]
+            ctx.store.record_view(model.name, ctx.actor, ctx.clock())
 
 
 def changes_since_owner_looked(
     ctx: Context, name: str, limit: int = 200
-) -> tuple[Model, Any, list[Any]]:
+) -> tuple[Model, tuple[datetime, int] | None, list[Event]]:
     """(model, (when, head) of the owner's last look or None, the model's events since),
     newest first: what its owner has not seen yet."""
     model = ctx.store.get_model(domain.validate_model_name(name))
-    seen = ctx.store.last_view(model.name, model.owner)  # type: ignore[attr-defined]
+    seen = ctx.store.last_view(model.name, model.owner)
     after = seen[1] if seen else 0
-    return model, seen, ctx.store.events_after(model.name, after, limit)  # type: ignore[attr-defined]
+    return model, seen, ctx.store.events_after(model.name, after, limit)

@@ -14,21 +14,13 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 from mlops_tui import domain
-from mlops_tui.domain import (
-    TEST_FINISHED,
-    TEST_RECORDED,
-    TEST_STARTED,
-    InvalidInput,
-    RunCancelled,
-    RunStatus,
-    TestRun,
-    TestsFailed,
-)
+from mlops_tui.domain import TEST_FINISHED, TEST_RECORDED, TEST_STARTED, RunStatus, TestRun
+from mlops_tui.errors import Conflict, InvalidInput, MlopsError, RunCancelled, TestsFailed
 from mlops_tui.services import (
     gate,
     loopcfg,
@@ -37,6 +29,9 @@ from mlops_tui.services.context import Context
 
 LOG_TAIL = 200
 MAX_JUNIT = 20_000_000
+
+# Yields the run's output lines, then returns (exit code, JUnit report, why it was stopped).
+_Lines = Generator[str, None, tuple[int, bytes | None, str | None]]
 
 
 def parse_junit(data: bytes | None) -> tuple[int, int, int] | None:
@@ -82,7 +77,7 @@ def reap_interrupted(ctx: Context, model: str) -> list[TestRun]:
                     event=ctx.event(TEST_FINISHED, run.model),
                 )
             )
-        except domain.Conflict:
+        except Conflict:
             continue
     return reaped
 
@@ -94,7 +89,7 @@ def test_runs(ctx: Context, model: str | None = None, limit: int = 20) -> list[T
     return [loopcfg.as_seen(r) for r in ctx.store.test_runs(model, limit=limit)]
 
 
-test_runs.__test__ = False  # type: ignore[attr-defined]
+test_runs.__dict__["__test__"] = False  # a use case, not a test, wherever it is imported
 
 
 def _watchdog(
@@ -127,7 +122,7 @@ def _in_checkout(
     env: dict[str, str],
     timeout: float,
     cancel: threading.Event | None,
-) -> Iterator[str]:
+) -> _Lines:
     """Run `argv` in a fresh copy of the committed tree at `sha`; yields output lines and
     returns (exit code, JUnit bytes, why it was stopped).
 
@@ -148,7 +143,7 @@ def _run_in_checkout(
     env: dict[str, str],
     timeout: float,
     cancel: threading.Event | None,
-) -> Iterator[str]:
+) -> _Lines:
     with tempfile.TemporaryDirectory(prefix="mlops-test-") as tmp:
         with tarfile.open(fileobj=archive) as tar:
             try:
@@ -204,7 +199,7 @@ def _in_image(
     env: dict[str, str],
     timeout: float,
     cancel: threading.Event | None,
-) -> Iterator[str]:
+) -> _Lines:
     """Run `argv` inside the version's image, without a network."""
     container = engine.run(image, command=argv, environment=env, network_mode="none")
     done = threading.Event()
@@ -250,14 +245,15 @@ def run(
         )
     env = {"MLOPS_MODEL": name, "MLOPS_VERSION": str(v.number)}
     if cfg.test_in_image:
-        if not v.image:
+        image = v.runnable  # set whenever v.image is: it falls back to the tag
+        if not v.image or image is None:
             raise InvalidInput(f"{name} v{v.number} has no image to test in")
         if engine is None:
             from mlops_tui.adapters.docker_engine import DockerEngine
 
             engine = DockerEngine()
         lines = _in_image(
-            engine, v.runnable, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
+            engine, image, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
         )
     else:
         if not model.repo or not v.commit:
@@ -283,7 +279,9 @@ def run(
     )
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
 
-    def finish(status: RunStatus, error: str | None = None, counts: Any = None) -> TestRun:
+    def finish(
+        status: RunStatus, error: str | None = None, counts: tuple[int, int, int] | None = None
+    ) -> TestRun:
         return ctx.store.finish_test_run(
             started.id,
             status=status,
@@ -307,7 +305,7 @@ def run(
     except KeyboardInterrupt:
         finish(RunStatus.CANCELLED, "interrupted from the keyboard")
         raise
-    except domain.MlopsError as exc:
+    except MlopsError as exc:
         finish(RunStatus.FAILED, exc.message)
         raise
     except BaseException as exc:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlops_tui import domain
-from mlops_tui.domain import Event, Model, NotFound, Stage
+from mlops_tui.domain import Event, Model, Stage
+from mlops_tui.errors import MlopsError, NotFound
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import apply, replay
 from mlops_tui.store import StatusRow
@@ -42,7 +43,7 @@ class ModelAt:
 
 def _row(name: str, s: dict[str, Any], stale: bool = False) -> StatusRow:
     # As `mlops status` reads it: a production model unchecked for too long is stale,
-    # unless it is critical (issue 5's rule).
+    # unless it is critical (the staleness rule of monitoring).
     health = "stale" if stale and s["health"] != "critical" else s["health"]
     return StatusRow(
         name,
@@ -86,7 +87,7 @@ def _max_age(ctx: Context, model: Model, version: int) -> timedelta:
             v = next((v for v in ctx.store.versions(model.name) if v.number == version), None)
             if v is not None:
                 seconds = loopcfg.config_of(model, v).monitor_max_age
-        except domain.MlopsError:
+        except MlopsError:
             pass  # the repository is gone: the default, as the checks themselves would use
     return timedelta(seconds=seconds)
 
@@ -132,12 +133,12 @@ def status_at(
 
 
 def inactive_at(ctx: Context, at: datetime) -> set[str]:
-    """Who had been deactivated by `at` (issue 6): their models read as orphaned then."""
+    """Who had been deactivated by `at`: their models read as orphaned then."""
     left: set[str] = set()
     for e in ctx.store.replay_events(until=at, kinds=("user.changed",)):
-        change = e.data.get("active")
-        if isinstance(change, dict) and "after" in change:
-            (left.discard if change["after"] else left.add)(e.data.get("user"))
+        change, who = e.data.get("active"), e.data.get("user")
+        if isinstance(change, dict) and "after" in change and isinstance(who, str):
+            (left.discard if change["after"] else left.add)(who)
     return left
 
 

@@ -8,12 +8,12 @@ whole file before writing anything, then writes it in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from mlops_tui import domain
-from mlops_tui.domain import InvalidInput
+from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
@@ -23,9 +23,9 @@ FORMAT_VERSION = 2  # 2 added versions and builds; 1 still imports
 
 def export(ctx: Context, out: TextIO) -> dict[str, int]:
     counts = {"model": 0, "version": 0, "build": 0, "event": 0}
-    counts.update({kind: 0 for kind in _LOOP_RECORDS})  # issue 5
-    counts.update({kind: 0 for kind in _TEAM_RECORDS})  # issue 6
-    counts.update({kind: 0 for kind in _REGISTRY_RECORDS})  # issue 8
+    counts.update({kind: 0 for kind in _LOOP_RECORDS})  # the loop's evidence
+    counts.update({kind: 0 for kind in _TEAM_RECORDS})  # the team
+    counts.update({kind: 0 for kind in _REGISTRY_RECORDS})  # approvals, webhooks
     header = {
         "type": FORMAT,
         "version": FORMAT_VERSION,
@@ -112,7 +112,8 @@ def _check(row: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
         value = row[key]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
-        if (key.endswith("_at") or key == "at") and value is not None:
+        # the tables allow a time only as a string, or None where it is optional
+        if (key.endswith("_at") or key == "at") and isinstance(value, str):
             datetime.fromisoformat(value)
 
 
@@ -131,7 +132,8 @@ def _check_build(row: dict[str, Any]) -> None:
 
 
 # record type -> (check, key that must be unique)
-_RECORDS = {
+_Record = tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], Hashable]]
+_RECORDS: dict[str, _Record] = {
     "model": (_check_model, lambda r: r["name"]),
     "version": (lambda r: _check(r, _VERSION_TYPES), lambda r: (r["model"], r["number"])),
     "build": (_check_build, lambda r: r["id"]),
@@ -145,8 +147,9 @@ def _check_loop(row: dict[str, Any]) -> None:
     domain.validate_model_name(row["model"])
 
 
-# issue 5: test runs, deployments, checks, alerts; before events, as the store loads them
-_LOOP_RECORDS = {
+# The loop's evidence (test runs, deployments, checks, alerts): before events, as the store
+# loads them
+_LOOP_RECORDS: dict[str, _Record] = {
     "test_run": (_check_loop, lambda r: r.get("id")),
     "deployment": (_check_loop, lambda r: r.get("id")),
     "check": (_check_loop, lambda r: r.get("id")),
@@ -172,8 +175,8 @@ def _check_team(row: dict[str, Any]) -> None:
             domain.validate_user(row[key])
 
 
-# issue 6: people, shared settings, handoffs, model links
-_TEAM_RECORDS = {
+# The team: people, shared settings, handoffs, model links
+_TEAM_RECORDS: dict[str, _Record] = {
     "user": (_check_team, lambda r: r.get("name")),
     "setting": (_check_team, lambda r: r.get("key")),
     "handoff": (_check_team, lambda r: r.get("id")),
@@ -188,8 +191,8 @@ def _check_registry(row: dict[str, Any]) -> None:
         raise ValueError("id missing")
 
 
-# issue 8: approval rules, webhooks, their outbox and delivery log
-_REGISTRY_RECORDS = {
+# The registry: approval rules, webhooks, their outbox and delivery log
+_REGISTRY_RECORDS: dict[str, _Record] = {
     "approval_rule": (_check_registry, lambda r: r.get("scope")),
     "webhook": (_check_registry, lambda r: r.get("id")),
     "webhook_delivery": (_check_registry, lambda r: r.get("id")),
@@ -210,7 +213,7 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
     first bad line; nothing is written in that case."""
     records: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _RECORDS}
     line_of: dict[int, int] = {}  # id(record) -> its line, to name it if it is refused later
-    seen: dict[str, set[Any]] = {kind: set() for kind in _RECORDS}
+    seen: dict[str, set[Hashable]] = {kind: set() for kind in _RECORDS}
     end: dict[str, Any] | None = None
     lineno = 0
     for lineno, line in enumerate(lines, start=1):
@@ -232,9 +235,14 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
             elif kind in _RECORDS:
                 check, key = _RECORDS[kind]
                 check(row)
-                if key(row) in seen[kind]:
-                    raise ValueError(f"{kind} {key(row)} appears twice")
-                seen[kind].add(key(row))
+                found = key(row)
+                try:
+                    hash(found)
+                except TypeError:  # a list or an object where an id belongs
+                    raise ValueError(f"{kind} has a bad id: {found!r}") from None
+                if found in seen[kind]:
+                    raise ValueError(f"{kind} {found} appears twice")
+                seen[kind].add(found)
                 records[kind].append(row)
                 line_of[id(row)] = lineno
             elif kind == "end":
@@ -247,8 +255,8 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
                         )
             else:
                 raise ValueError(f"unknown record type {kind!r}")
-        except (ValueError, domain.MlopsError) as exc:
-            reason = exc.message if isinstance(exc, domain.MlopsError) else str(exc)
+        except (ValueError, MlopsError) as exc:
+            reason = exc.message if isinstance(exc, MlopsError) else str(exc)
             raise InvalidInput(f"{source}:{lineno}: {reason}; nothing was imported") from None
     if lineno == 0:
         raise InvalidInput(f"{source} is empty; nothing was imported")

@@ -25,14 +25,8 @@ from datetime import timedelta
 from typing import Any
 
 from mlops_tui import __version__, domain
-from mlops_tui.domain import (
-    WEBHOOK_ADDED,
-    WEBHOOK_REMOVED,
-    Attempt,
-    Event,
-    InvalidInput,
-    Webhook,
-)
+from mlops_tui.domain import WEBHOOK_ADDED, WEBHOOK_REMOVED, Attempt, Event, Webhook
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 
@@ -72,7 +66,7 @@ class Report:
 
 def backoff(attempts: int) -> float:
     """Seconds to wait after the `attempts`-th failure in a row: 10s, 20s, 40s… up to 1h."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    return min(BACKOFF_BASE * 2.0 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -132,7 +126,7 @@ def log(
 ) -> list[Attempt]:
     """Delivery attempts, newest first (the webhook may have been removed since)."""
     if hook_id is not None and not any(h.id == hook_id for h in _all(ctx)):
-        raise domain.NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+        raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
     if model is not None:
         domain.validate_model_name(model)
     return ctx.store.attempts(webhook=hook_id, model=model, limit=limit or None)

@@ -8,12 +8,35 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from mlops_tui.domain import Event, Model, NewEvent, Stage
+from mlops_tui.domain import (
+    Alert,
+    Attempt,
+    Build,
+    BuildStatus,
+    Check,
+    ChecklistItem,
+    CheckResult,
+    Delivery,
+    Deployment,
+    Event,
+    Handoff,
+    HandoffStatus,
+    Health,
+    Model,
+    NewEvent,
+    RunStatus,
+    Stage,
+    TestRun,
+    User,
+    Version,
+    Webhook,
+)
 from mlops_tui.grants import Grant, Grants
+from mlops_tui.store.dialect import Anchor
 
 
 class StatusRow(NamedTuple):
@@ -95,6 +118,7 @@ class Store(ABC):
     def status_rows(
         self, *, stage: Stage | None = None, owner: str | None = None
     ) -> list[StatusRow]:
+        # By hand, not `rows`: the one read `mlops status` makes, and its budget is tight.
         """Like list_models, but only the columns of the status table, and cheaply."""
 
     @abstractmethod
@@ -110,16 +134,17 @@ class Store(ABC):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        search: str | None = None,
     ) -> list[Event]:
-        """Return events newest first, filtered by model, actor and time (since <= at < until)."""
+        """Return events newest first, filtered by model, actor, time (since <= at < until)
+        and words (`search`: events whose kind, actor, model or data hold every word)."""
 
     @abstractmethod
     def head(self) -> int:
         """Return the id of the newest event (0 when there is none).
 
         Every change appends an event, so a reader that sees `head` move knows the state
-        changed; the TUI polls this to show other people's changes.
-        """
+        changed; the TUI polls this to show other people's changes."""
 
     @abstractmethod
     def last_event(self, model: str) -> Event | None:
@@ -143,108 +168,267 @@ class Store(ABC):
 
         The revision goes up by one and updated_at/updated_by come from the event.
         Raises NotFound, or Conflict naming who changed the model since it was read.
-        Returns the model as stored and the stored event.
-        """
+        Returns the model as stored and the stored event."""
 
     @abstractmethod
     def append_event(self, event: NewEvent) -> Event:
         """Append an event that changes no state (a Git operation, an attempt that failed)."""
+
+    @abstractmethod
+    def start_build(
+        self,
+        *,
+        model: str,
+        inputs: str,
+        commit: str,
+        ref: str | None,
+        actor: str,
+        at: datetime,
+        host: str | None,
+        pid: int | None,
+        event: NewEvent,
+    ) -> Build:
+        """"""
+
+    @abstractmethod
+    def finish_build(
+        self,
+        build_id: int,
+        *,
+        status: BuildStatus,
+        at: datetime,
+        error: str | None = None,
+        log_tail: str = "",
+        image: str | None = None,
+        url: str | None = None,
+        version: Version | None = None,
+        event: NewEvent,
+    ) -> tuple[Build, Change]:
+        """"""
+
+    @abstractmethod
+    def get_build(self, build_id: int) -> Build:
+        """"""
+
+    @abstractmethod
+    def builds(
+        self,
+        *,
+        model: str | None = None,
+        status: BuildStatus | None = None,
+        limit: int | None = None,
+    ) -> list[Build]:
+        """"""
+
+    @abstractmethod
+    def versions(self, model: str) -> list[Version]:
+        """"""
 
     # -- whole-state transfer ---------------------------------------------------------
     @abstractmethod
     def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ("model", row) for every model by name, then ("event", row) by id.
 
-        Rows are plain JSON-ready dicts (timestamps as ISO-8601 strings with offset).
-        """
+        Rows are plain JSON-ready dicts (timestamps as ISO-8601 strings with offset)."""
 
     @abstractmethod
-    def load(self, models: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> None:
-        """Insert rows as `dump` yields them, ids and timestamps kept, in one transaction.
+    def load(self, records: Mapping[str, Iterable[dict[str, Any]]]) -> None:
+        """Insert rows as `dump` yields them (record type -> rows), ids and timestamps kept,
+        in one transaction.
 
-        Raises Conflict when the database is not empty.
-        """
+        Raises Conflict when the database is not empty."""
 
-    # -- the loop's evidence: tests, deployments, checks, alerts (issue 5) -------------
+    # -- the loop's evidence: tests, deployments, checks, alerts -------------------------
     # Implemented once in store/sql_loop.py (LoopSql); full signatures and docs there.
     @abstractmethod
-    def start_test_run(self, **kw: Any) -> Any:
+    def start_test_run(
+        self,
+        *,
+        model: str,
+        version: int,
+        commit: str | None,
+        in_image: bool,
+        command: list[str],
+        at: datetime,
+        actor: str,
+        host: str | None,
+        pid: int | None,
+        url: str | None = None,
+        event: NewEvent,
+    ) -> TestRun:
         """Record a running test run (host, pid) and its event. Raises NotFound."""
 
     @abstractmethod
-    def finish_test_run(self, run_id: int, **kw: Any) -> Any:
+    def finish_test_run(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        at: datetime,
+        counts: tuple[int, int, int] | None = None,
+        error: str | None = None,
+        log_tail: str = "",
+        event: NewEvent,
+    ) -> TestRun:
         """Close a running test run with its status, counts and tail, and its event.
         Raises NotFound, or Conflict when it is no longer running."""
 
     @abstractmethod
-    def test_runs(self, model: str | None = None, **kw: Any) -> list[Any]:
-        """Test runs newest first, by model, version, status; `limit` (default 20)."""
+    def test_runs(
+        self,
+        model: str | None = None,
+        limit: int | None = 20,
+        *,
+        version: int | None = None,
+        status: RunStatus | None = None,
+    ) -> list[TestRun]:
+        """Test runs newest first, optionally of one model, one version or one status."""
 
     @abstractmethod
-    def start_deployment(self, **kw: Any) -> Any:
+    def start_deployment(
+        self,
+        *,
+        model: str,
+        version: int,
+        kind: str,
+        target: str,
+        image: str | None,
+        previous_version: int | None,
+        at: datetime,
+        actor: str,
+        host: str | None,
+        pid: int | None,
+        event: NewEvent,
+    ) -> Deployment:
         """Record a running deployment or rollback (host, pid) and its event."""
 
     @abstractmethod
-    def finish_deployment(self, deployment_id: int, **kw: Any) -> tuple[Any, Change]:
-        """Close a running deployment; on success set the production version and start its
-        monitoring clock, with the event, in one transaction."""
+    def finish_deployment(
+        self,
+        deployment_id: int,
+        *,
+        status: RunStatus,
+        at: datetime,
+        error: str | None = None,
+        log_tail: str = "",
+        rolled_back: bool = False,
+        stale_at: datetime | None = None,
+        event: NewEvent,
+    ) -> tuple[Deployment, Change]:
+        """Close a running deployment. On success the model's production_version becomes the
+        deployed version and its monitoring clock starts (stale_at), with the event, in the
+        same transaction. Returns (deployment, Change)."""
 
     @abstractmethod
-    def deployments(self, model: str | None = None, **kw: Any) -> list[Any]:
-        """Deployments and rollbacks newest first, by model, status, version; `limit`."""
+    def deployments(
+        self,
+        model: str | None = None,
+        limit: int | None = 20,
+        *,
+        status: RunStatus | None = None,
+        version: int | None = None,
+    ) -> list[Deployment]:
+        """Deployments and rollbacks newest first, optionally of one model/status/version."""
 
     @abstractmethod
-    def record_check(self, **kw: Any) -> tuple[Any, list[Any], Change | None]:
-        """One check: its row, its time series, health, alerts opened/resolved, events."""
+    def record_check(
+        self,
+        *,
+        model: str,
+        at: datetime,
+        version: int | None,
+        health: Health,
+        ok: bool,
+        detail: str,
+        actor: str,
+        results: Sequence[tuple[str, float | None, Health]],
+        stale_at: datetime | None,
+        event: NewEvent,
+        alerts: Sequence[Mapping[str, Any]] = (),
+        alert_events: Sequence[NewEvent] = (),
+        resolve: Sequence[str] = (),
+        resolve_events: Sequence[NewEvent] = (),
+    ) -> tuple[Check, list[Alert], Change | None]:
+        """Store one check: its overall row, one time-series row per metric, the model's
+        health and monitoring clock (stale_at, moved on only when `ok`), the alerts it opens
+        (skipping a metric that already has an unresolved alert) and resolves, and their
+        events, in one transaction. The model and its history change only when its health
+        does (`event` is appended then), so a check every 30 s does not flood the history or
+        bump the revision others hold. Returns (check, alerts opened, Change or None)."""
 
     @abstractmethod
-    def last_check(self, model: str, *, ok: bool | None = None) -> Any | None:
+    def last_check(self, model: str, *, ok: bool | None = None) -> Check | None:
         """The model's newest check (only successful ones with ok=True), or None."""
+
+    @abstractmethod
+    def recent_checks(self, model: str, limit: int = 20) -> list[Check]:
+        """The model's checks, newest first."""
 
     @abstractmethod
     def checks(
         self, model: str, metric: str | None = None, since: datetime | None = None
-    ) -> list[Any]:
-        """The model's time series (CheckResult), oldest first."""
+    ) -> list[CheckResult]:
+        """The time series of one model (one metric when given), oldest first, since `since`."""
 
     @abstractmethod
     def stale_models(self, now: datetime) -> set[str]:
-        """Production models with no successful check within their max_age at `now`."""
+        """Production models whose last successful check is older than their max_age (or
+        that never had one within max_age of their deployment)."""
 
     @abstractmethod
-    def open_alerts(self, model: str | None = None) -> list[Any]:
-        """Unresolved alerts (open or acknowledged), newest first: the on-call view's list."""
+    def monitoring(self, model: str) -> dict[str, datetime | None] | None:
+        """The model's monitoring clock: stale_at, last_ok_at, last_check_at; or None."""
+
+    @abstractmethod
+    def open_alerts(self, model: str | None = None) -> list[Alert]:
+        """Unresolved alerts (open or acknowledged), newest first; the on-call view reads
+        these. An acknowledged alert stays here until a check finds the metric recovered."""
+
+    @abstractmethod
+    def alerts(self, model: str | None = None, limit: int | None = 100) -> list[Alert]:
+        """Every alert, resolved ones included, newest first."""
+
+    @abstractmethod
+    def get_alert(self, alert_id: int) -> Alert:
+        """"""
 
     @abstractmethod
     def ack_alert(
         self, alert_id: int, *, actor: str, at: datetime, note: str | None, event: NewEvent
-    ) -> Any:
-        """Acknowledge an open alert. Raises NotFound, or Conflict when not open."""
+    ) -> Alert:
+        """Acknowledge an open alert and append `event`. Raises NotFound, or Conflict when it
+        is already acknowledged or resolved."""
 
-    # -- the team: people, handoffs, settings, audit chain (issue 6) --------------------
-    # Every append (SqlStore._append) also links the event into the audit chain: it is
+    # -- the team: people, handoffs, settings, audit chain ------------------------------
+    # Every append (SqlCore._append) also links the event into the audit chain: it is
     # serialised, takes the next id and stores prev_hash and hash (domain.chain_hash).
     @abstractmethod
-    def chain(self) -> Iterator[tuple[Any, ...]]:
+    def chain(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Yield (id, at, actor, model, kind, data, prev_hash, hash) for every event, oldest
         first, as stored (for `mlops audit verify`)."""
 
     @abstractmethod
-    def chain_snapshot(self) -> AbstractContextManager[tuple[Any, int | None, Iterator[Any]]]:
-        """A context giving (anchor, sequence, rows) read at one moment: the anchor's (event
-        id, hash, events appended) or None when its row is gone; on SQLite the highest event
-        id ever handed out (None on PostgreSQL); the rows as `chain` yields them."""
+    @contextmanager
+    def chain_snapshot(
+        self, batch: int = 5000
+    ) -> Iterator[tuple[Anchor, int | None, Iterator[tuple[Any, ...]]]]:
+        """What `mlops audit verify` compares, read at one moment: the anchor; the highest
+        event id SQLite ever handed out (its AUTOINCREMENT counter, a second witness of
+        deleted newest events; None on PostgreSQL, whose sequence also moves on a rolled-back
+        append and so proves nothing); and the events as `chain` yields them. The rows can
+        only be read inside the block."""
 
     @abstractmethod
-    def chain_head(self) -> tuple[Any, Any]:
-        """Return (anchor, newest event's (id, at, hash) or None), read at one moment."""
+    def chain_head(self) -> tuple[Anchor, tuple[int, datetime, str | None] | None]:
+        """The anchor and the newest event's (id, at, hash), read at one moment: what
+        `mlops audit head` prints once it has checked that they agree."""
 
     @abstractmethod
-    def get_user(self, name: str) -> Any:
+    def get_user(self, name: str) -> User | None:
         """Return the User called `name`, or None when the tool has never seen them."""
 
     @abstractmethod
-    def list_users(self) -> list[Any]:
+    def list_users(self) -> list[User]:
         """Return every User by name."""
 
     @abstractmethod
@@ -252,11 +436,11 @@ class Store(ABC):
         """Return the names of deactivated people (the models they own are orphaned)."""
 
     @abstractmethod
-    def add_user(self, user: Any, event: NewEvent) -> Any:
+    def add_user(self, user: User, event: NewEvent) -> User:
         """Add `user` and append `event`. Raises AlreadyExists."""
 
     @abstractmethod
-    def update_user(self, name: str, changes: Mapping[str, Any], event: NewEvent) -> Any:
+    def update_user(self, name: str, changes: Mapping[str, Any], event: NewEvent) -> User:
         """Change role, email or active, append `event`; return the User. Raises NotFound."""
 
     @abstractmethod
@@ -265,7 +449,7 @@ class Store(ABC):
 
     @abstractmethod
     def get_setting(self, key: str) -> Any:
-        """Return a shared setting's value, or None when it was never set."""
+        """The setting's value (decoded JSON), or None when it was never set."""
 
     @abstractmethod
     def settings(self) -> dict[str, tuple[Any, datetime, str]]:
@@ -277,34 +461,46 @@ class Store(ABC):
 
     @abstractmethod
     def database_user(self) -> str | None:
-        """Return the connection's database role (PostgreSQL), None for SQLite."""
+        """The database role of this connection (PostgreSQL), which no variable can spoof."""
 
     @abstractmethod
-    def create_handoffs(self, requests: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def create_handoffs(
+        self, requests: Sequence[tuple[Model, str, str | None, list[str], NewEvent]]
+    ) -> list[Handoff]:
         """Create pending handoffs, each (model as read, to, note, checklist, event), all in
         one transaction. Raises Conflict when a model changed owner since it was read,
         AlreadyExists when one already has a pending handoff."""
 
     @abstractmethod
-    def get_handoff(self, handoff_id: int) -> Any:
+    def get_handoff(self, handoff_id: int) -> Handoff:
         """Return handoff `handoff_id`. Raises NotFound."""
 
     @abstractmethod
     def list_handoffs(
         self,
         *,
-        status: Any = None,
+        status: HandoffStatus | None = None,
         to_user: str | None = None,
         involving: str | None = None,
         model: str | None = None,
-    ) -> list[Any]:
+    ) -> list[Handoff]:
         """Return handoffs by id, filtered by status, receiver, either party or model."""
 
     @abstractmethod
-    def update_handoff(self, handoff: Any, **changes: Any) -> tuple[Any, Model | None]:
-        """Tick items of or close a handoff still as read, with its event, and on acceptance
-        change the model (optimistic on its revision) in the same transaction. Raises
-        Conflict when either changed since it was read."""
+    def update_handoff(
+        self,
+        handoff: Handoff,
+        *,
+        status: HandoffStatus | None = None,
+        checklist: Sequence[ChecklistItem] | None = None,
+        reply: str | None = None,
+        event: NewEvent,
+        model_changes: Mapping[str, Any] | None = None,
+        expected_revision: int | None = None,
+    ) -> tuple[Handoff, Model | None]:
+        """Tick items, or close the handoff (accept/decline/cancel), if it is still pending
+        as read; on accept, change the model too (if still at `expected_revision`), all in
+        one transaction with `event`. Raises Conflict when either changed meanwhile."""
 
     @abstractmethod
     def set_link(self, model: str, kind: str, url: str | None, event: NewEvent) -> None:
@@ -326,16 +522,30 @@ class Store(ABC):
     def events_after(self, model: str, after_id: int, limit: int = 200) -> list[Event]:
         """Return the model's events with an id above `after_id`, newest first."""
 
-    # -- approvals, webhooks, clean-up (issue 8) ------------------------------------------
+    # -- approvals, webhooks, clean-up --------------------------------------------------
     # Implemented once in store/sql_registry.py (RegistrySql); full signatures there.
     @abstractmethod
-    def replay_events(self, **kw: Any) -> list[Event]:
+    def replay_events(
+        self,
+        *,
+        model: str | None = None,
+        until: datetime | None = None,
+        upto: int | None = None,
+        kinds: Iterable[str] | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
         """Events OLDEST first, by model, kinds, `until` (at <= until), `upto` (id <=),
         `after` (id >) and `limit`: what time travel replays."""
 
     @abstractmethod
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         """The events with these ids (missing ones left out)."""
+
+    @abstractmethod
+    def last_answered_checks(self, until: datetime) -> dict[str, datetime]:
+        """Each model's newest check that got an answer, at or before `until` (the
+        checks table): with the deploy time, what staleness was counted from then."""
 
     @abstractmethod
     def approval_rules(self) -> dict[str, int]:
@@ -347,16 +557,16 @@ class Store(ABC):
 
     @abstractmethod
     def add_webhook(
-        self, url: str, categories: Any, secret_env: str | None, event: NewEvent
-    ) -> Any:
+        self, url: str, categories: tuple[str, ...], secret_env: str | None, event: NewEvent
+    ) -> Webhook:
         """Create a webhook whose cursor starts at `event`, appended in the same transaction."""
 
     @abstractmethod
-    def webhooks(self, *, include_removed: bool = False) -> list[Any]:
+    def webhooks(self, *, include_removed: bool = False) -> list[Webhook]:
         """Webhooks by id (removed ones only with include_removed)."""
 
     @abstractmethod
-    def get_webhook(self, hook_id: int) -> Any:
+    def get_webhook(self, hook_id: int) -> Webhook:
         """An active webhook. Raises NotFound."""
 
     @abstractmethod
@@ -364,9 +574,11 @@ class Store(ABC):
         """Deactivate it (its log stays) and append `event`. Raises NotFound."""
 
     @abstractmethod
-    def enqueue(self, hook: Any, at: datetime, batch: int = 1000) -> tuple[int, int]:
-        """Turn events past the webhook's cursor into deliveries and move the cursor, in one
-        transaction, the cursor row locked; returns (events read, deliveries queued)."""
+    def enqueue(self, hook: Webhook, at: datetime, batch: int = 1000) -> tuple[int, int]:
+        """Queue the events past the webhook's cursor that it wants; returns how many events
+        were read and how many were queued (call again while the first is not 0).
+
+        The cursor row is locked first (an UPDATE), so two relays never queue twice."""
 
     @abstractmethod
     def claim_webhook(self, hook_id: int, owner: str, now: datetime, until: datetime) -> bool:
@@ -377,19 +589,36 @@ class Store(ABC):
         """Give the lease back (only if `owner` holds it)."""
 
     @abstractmethod
-    def next_delivery(self, hook_id: int) -> tuple[Any, Event] | None:
-        """The webhook's oldest undelivered delivery and its event, or None."""
+    def next_delivery(self, hook_id: int) -> tuple[Delivery, Event] | None:
+        """The oldest undelivered event of the webhook: later ones wait behind it (order)."""
 
     @abstractmethod
-    def record_attempt(self, **kw: Any) -> Any:
+    def record_attempt(
+        self,
+        *,
+        webhook: int,
+        event: int | None,
+        kind: str,
+        at: datetime,
+        ok: bool,
+        code: int | None,
+        error: str | None,
+        seconds: float,
+        delivery: int | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> Attempt:
         """Log one attempt and, for a queued delivery, its new state, in one transaction."""
 
     @abstractmethod
-    def attempts(self, **kw: Any) -> list[Any]:
+    def attempts(
+        self, *, webhook: int | None = None, model: str | None = None, limit: int | None = 50
+    ) -> list[Attempt]:
         """Delivery attempts newest first, by webhook and the event's model; `limit`."""
 
     @abstractmethod
-    def deliveries(self, **kw: Any) -> list[Any]:
+    def deliveries(
+        self, *, webhook: int | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[Delivery]:
         """Deliveries by event id, by webhook and status ("pending" or "delivered")."""
 
     def __enter__(self) -> Store:

@@ -1,21 +1,116 @@
-"""The schema, one numbered step at a time, in each backend's dialect.
+"""The schema's history: an ordered list of named steps, each a Python function.
 
-A step is never edited once released: a change is a new step, so a database made by any
-earlier release is brought up to date in place.
+A step is never edited once released: a change is a new step appended to STEPS, so a
+database made by any earlier release is brought up to date in place, in one transaction.
+A step's SQL is written once for both backends; the dialect fills in the few words that
+differ (`<ID>`, `<TIME>`, `<JSON>`, `<BIGINT>`, `<FLOAT>`, `<WITHOUT ROWID>`), and
+`m.sqlite(...)`/`m.postgresql(...)` hold what only one backend has (triggers, functions).
+A new column is declared in schema.py and added by a step calling `m.add_column`.
 """
 
 from __future__ import annotations
 
-GENESIS = "0" * 64  # domain.CHAIN_GENESIS: the previous hash of the first event
+from collections.abc import Callable
+from typing import Any
 
-SQLITE: dict[int, list[str]] = {
-    1: [
+from mlops_tui.domain import CHAIN_GENESIS as GENESIS
+from mlops_tui.domain import chain_hash
+from mlops_tui.store.dialect import Dialect
+from mlops_tui.store.schema import Table
+
+#: the words of an event that `history --search` finds, as PostgreSQL indexes them: split
+#: at anything but letters and digits, as SQLite's FTS5 does ("model.created" is two words)
+SEARCH_WORDS = "regexp_replace({}, '[^[:alnum:]]+', ' ', 'g')"
+_EVENT_TEXT = "kind || ' ' || actor || ' ' || COALESCE(model, '') || ' ' || data::text"
+SEARCH_VECTOR = f"to_tsvector('simple', {SEARCH_WORDS.format(_EVENT_TEXT)})"
+#: the SQL type of a schema column, by its type (`<…>` words are the dialect's)
+_COLUMN_TYPES = {"int": "INTEGER", "float": "DOUBLE PRECISION", "bool": "INTEGER"}
+_COLUMN_TYPES |= {"time": "<TIME>", "json": "<JSON>"}
+
+
+class Migration:
+    """What a step sees: the migrating transaction's cursor and its backend's dialect."""
+
+    def __init__(self, cur: Any, dialect: Dialect) -> None:
+        self.cur = cur
+        self.dialect = dialect
+
+    def _render(self, statement: str) -> str:
+        for word, sql in self.dialect.ddl.items():
+            statement = statement.replace(word, sql)
+        return statement
+
+    def run(self, *statements: str) -> None:
+        """Run statements written for both backends."""
+        for statement in statements:
+            self.cur.execute(self._render(statement))
+
+    def sqlite(self, *statements: str) -> None:
+        """Run statements only SQLite needs."""
+        if self.dialect.name == "sqlite":
+            self.run(*statements)
+
+    def postgresql(self, *statements: str) -> None:
+        """Run statements only PostgreSQL needs."""
+        if self.dialect.name == "postgresql":
+            self.run(*statements)
+
+    def add_column(self, table: Table[Any], name: str, constraints: str = "") -> None:
+        """Add the column `name` as schema.py declares it (NULL, unless `constraints` say
+        otherwise, e.g. "NOT NULL DEFAULT 0")."""
+        sql_type = _COLUMN_TYPES.get(table.col(name).kind, "TEXT")
+        self.run(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type} {constraints}".strip())
+
+
+def backfill_chain(m: Migration) -> None:
+    """Hash the history written before the chain existed, in id order, with the append-only
+    triggers lifted for the length of this transaction."""
+    d = m.dialect
+    d.lift_append_only(m.cur)
+    m.cur.execute("SELECT id, at, actor, model, kind, data FROM events ORDER BY id")
+    prev = GENESIS
+    updates = []
+    for id_, at, actor, model, kind, data in m.cur.fetchall():
+        digest = chain_hash(prev, int(id_), d.time_out(at), actor, model, kind, d.json_out(data))
+        updates.append((prev, digest, id_))
+        prev = digest
+    if updates:
+        m.cur.executemany(d.sql("UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?"), updates)
+    d.restore_append_only(m.cur)
+
+
+def anchor_chain(m: Migration) -> None:
+    """Anchor the chain at the newest event already there, after an upgrade or an import
+    (the anchor's trigger lets it leave event 0 once, for exactly this)."""
+    m.cur.execute("SELECT id, hash FROM events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+    row = m.cur.fetchone()
+    if row is None:
+        return
+    m.cur.execute("SELECT count(*) FROM events")
+    count = int(m.cur.fetchone()[0])
+    m.cur.execute(
+        m.dialect.sql("UPDATE audit_anchor SET event = ?, hash = ?, events = ? WHERE id = 1"),
+        (int(row[0]), row[1], count),
+    )
+
+
+def create_models_and_history(m: Migration) -> None:
+    """Models and their append-only history."""
+    m.postgresql(
+        """
+        CREATE TABLE IF NOT EXISTS mlops_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """,
+    )
+    m.run(
         """
         CREATE TABLE models (
             name TEXT PRIMARY KEY,
             description TEXT NOT NULL DEFAULT '',
             repo TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
+            tags <JSON> NOT NULL DEFAULT '[]',
             stage TEXT NOT NULL
                 CHECK (stage IN ('plan', 'build', 'test', 'deploy', 'monitor')),
             iteration INTEGER NOT NULL DEFAULT 1,
@@ -25,28 +120,30 @@ SQLITE: dict[int, list[str]] = {
             version INTEGER,
             production_version INTEGER,
             health TEXT NOT NULL DEFAULT 'unknown',
-            created_at TEXT NOT NULL,
+            created_at <TIME> NOT NULL,
             created_by TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL,
             revision INTEGER NOT NULL DEFAULT 1
-        ) WITHOUT ROWID
+        )<WITHOUT ROWID>
         """,
         "CREATE INDEX models_stage ON models (stage)",
         "CREATE INDEX models_owner ON models (owner)",
         """
         CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            at TEXT NOT NULL,
+            id <ID>,
+            at <TIME> NOT NULL,
             actor TEXT NOT NULL,
             model TEXT,
             kind TEXT NOT NULL,
-            data TEXT NOT NULL DEFAULT '{}'
+            data <JSON> NOT NULL DEFAULT '{}'
         )
         """,
         "CREATE INDEX events_model ON events (model, id)",
         "CREATE INDEX events_actor ON events (actor, id)",
         "CREATE INDEX events_at ON events (at)",
+    )
+    m.sqlite(
         """
         CREATE TRIGGER events_no_update BEFORE UPDATE ON events
         BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
@@ -55,345 +152,8 @@ SQLITE: dict[int, list[str]] = {
         CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
         """,
-    ],
-    2: [
-        """
-        CREATE TABLE versions (
-            model TEXT NOT NULL REFERENCES models (name),
-            number INTEGER NOT NULL,
-            inputs TEXT NOT NULL,
-            commit_sha TEXT,
-            data_ref TEXT,
-            params TEXT NOT NULL DEFAULT '{}',
-            image TEXT,
-            image_id TEXT,
-            created_at TEXT NOT NULL,
-            created_by TEXT NOT NULL,
-            PRIMARY KEY (model, number),
-            UNIQUE (model, inputs)
-        )
-        """,
-        """
-        CREATE TABLE builds (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            version INTEGER NOT NULL,
-            inputs TEXT NOT NULL,
-            commit_sha TEXT NOT NULL,
-            ref TEXT,
-            status TEXT NOT NULL CHECK (status IN
-                ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            actor TEXT NOT NULL,
-            host TEXT,
-            pid INTEGER,
-            image TEXT,
-            url TEXT,
-            error TEXT,
-            log_tail TEXT NOT NULL DEFAULT ''
-        )
-        """,
-        "CREATE INDEX builds_model ON builds (model, id)",
-        "CREATE INDEX builds_status ON builds (status)",
-    ],
-    # 3: the loop's evidence (issue 5): test runs, deployments, checks, alerts.
-    3: [
-        """
-        CREATE TABLE test_runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            version INTEGER NOT NULL,
-            status TEXT NOT NULL CHECK (status IN
-                ('running', 'passed', 'failed', 'cancelled', 'interrupted')),
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            actor TEXT NOT NULL,
-            commit_sha TEXT,
-            in_image INTEGER NOT NULL DEFAULT 0,
-            command TEXT NOT NULL DEFAULT '[]',
-            host TEXT,
-            pid INTEGER,
-            passed INTEGER,
-            failed INTEGER,
-            skipped INTEGER,
-            url TEXT,
-            error TEXT,
-            log_tail TEXT NOT NULL DEFAULT ''
-        )
-        """,
-        "CREATE INDEX test_runs_model ON test_runs (model, version, id)",
-        "CREATE INDEX test_runs_status ON test_runs (status)",
-        """
-        CREATE TABLE deployments (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            version INTEGER NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback')),
-            target TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN
-                ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            actor TEXT NOT NULL,
-            image TEXT,
-            previous_version INTEGER,
-            rolled_back INTEGER NOT NULL DEFAULT 0,
-            host TEXT,
-            pid INTEGER,
-            error TEXT,
-            log_tail TEXT NOT NULL DEFAULT ''
-        )
-        """,
-        "CREATE INDEX deployments_model ON deployments (model, id)",
-        "CREATE INDEX deployments_status ON deployments (status)",
-        """
-        CREATE TABLE checks (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            at TEXT NOT NULL,
-            version INTEGER,
-            health TEXT NOT NULL,
-            ok INTEGER NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            actor TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX checks_model ON checks (model, id)",
-        """
-        CREATE TABLE check_results (
-            check_id BIGINT NOT NULL REFERENCES checks (id),
-            model TEXT NOT NULL REFERENCES models (name),
-            at TEXT NOT NULL,
-            metric TEXT NOT NULL,
-            value DOUBLE PRECISION,
-            status TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX check_results_series ON check_results (model, metric, at)",
-        """
-        CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            metric TEXT NOT NULL,
-            value DOUBLE PRECISION,
-            threshold DOUBLE PRECISION,
-            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
-            opened_at TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            acked_at TEXT,
-            acked_by TEXT,
-            note TEXT,
-            resolved_at TEXT
-        )
-        """,
-        # One unresolved alert per model and metric, whatever the number of checks.
-        "CREATE UNIQUE INDEX alerts_one_active ON alerts (model, metric) "
-        "WHERE status <> 'resolved'",
-        "CREATE INDEX alerts_status ON alerts (status, model)",
-        # When each production model goes stale unless a check succeeds before then.
-        """
-        CREATE TABLE monitoring (
-            model TEXT PRIMARY KEY REFERENCES models (name),
-            stale_at TEXT NOT NULL,
-            last_ok_at TEXT,
-            last_check_at TEXT
-        )
-        """,
-        "CREATE INDEX monitoring_stale ON monitoring (stale_at)",
-    ],
-    # 4: the team (issue 6): users, handoffs, shared settings, the audit hash chain.
-    4: [
-        """
-        CREATE TABLE users (
-            name TEXT PRIMARY KEY,
-            email TEXT,
-            role TEXT NOT NULL CHECK (role IN ('viewer', 'member', 'maintainer', 'admin')),
-            active INTEGER NOT NULL DEFAULT 1,
-            created_at TEXT NOT NULL,
-            created_by TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            updated_by TEXT NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE settings (
-            key TEXT PRIMARY KEY,
-            value TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            updated_by TEXT NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE handoffs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            model TEXT NOT NULL REFERENCES models (name),
-            from_user TEXT NOT NULL,
-            to_user TEXT NOT NULL,
-            status TEXT NOT NULL
-                CHECK (status IN ('pending', 'accepted', 'declined', 'cancelled')),
-            checklist TEXT NOT NULL DEFAULT '[]',
-            note TEXT,
-            reply TEXT,
-            created_at TEXT NOT NULL,
-            created_by TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            updated_by TEXT NOT NULL
-        )
-        """,
-        "CREATE UNIQUE INDEX handoffs_one_pending ON handoffs (model) WHERE status = 'pending'",
-        "CREATE INDEX handoffs_to ON handoffs (to_user, status)",
-        """
-        CREATE TABLE model_links (
-            model TEXT NOT NULL REFERENCES models (name),
-            kind TEXT NOT NULL,
-            url TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            updated_by TEXT NOT NULL,
-            PRIMARY KEY (model, kind)
-        )
-        """,
-        """
-        CREATE TABLE model_views (
-            model TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            at TEXT NOT NULL,
-            head INTEGER NOT NULL,
-            PRIMARY KEY (model, actor)
-        )
-        """,
-        # The audit chain; existing events get their hashes from TeamSql._backfill_chain.
-        "ALTER TABLE events ADD COLUMN prev_hash TEXT",
-        "ALTER TABLE events ADD COLUMN hash TEXT",
-    ],
-    # 5: the registry's extras (issue 8): approvals, webhooks and their outbox, gc records.
-    5: [
-        """
-        CREATE TABLE approval_rules (
-            scope TEXT PRIMARY KEY,
-            required INTEGER NOT NULL CHECK (required >= 1),
-            updated_at TEXT NOT NULL,
-            updated_by TEXT NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE webhooks (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            url TEXT NOT NULL,
-            categories TEXT NOT NULL DEFAULT '',
-            secret_env TEXT,
-            created_at TEXT NOT NULL,
-            created_by TEXT NOT NULL,
-            last_event INTEGER NOT NULL DEFAULT 0,
-            active INTEGER NOT NULL DEFAULT 1,
-            lease_until TEXT,
-            lease_owner TEXT
-        )
-        """,
-        """
-        CREATE TABLE webhook_deliveries (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            webhook INTEGER NOT NULL REFERENCES webhooks (id),
-            event INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT,
-            last_error TEXT,
-            delivered_at TEXT,
-            UNIQUE (webhook, event)
-        )
-        """,
-        "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (webhook, status, event)",
-        """
-        CREATE TABLE webhook_attempts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            webhook INTEGER NOT NULL REFERENCES webhooks (id),
-            event INTEGER,
-            kind TEXT NOT NULL,
-            at TEXT NOT NULL,
-            ok INTEGER NOT NULL,
-            code INTEGER,
-            error TEXT,
-            seconds REAL NOT NULL DEFAULT 0
-        )
-        """,
-        "CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook, id)",
-    ],
-    # 6: the audit chain's anchor: the last event the tool appended (its id and hash) and
-    # how many it has appended, moved in the same transaction as each append. Its trigger
-    # lets it only move forward, one event at a time (from event 0, once, to anchor what an
-    # upgrade or an import finds), so deleting the newest events leaves it where it was and
-    # `mlops audit verify` sees what is missing. TeamSql._anchor_chain sets it for the
-    # events already there.
-    6: [
-        """
-        CREATE TABLE audit_anchor (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            event INTEGER NOT NULL,
-            hash TEXT NOT NULL,
-            events INTEGER NOT NULL
-        )
-        """,
-        f"INSERT INTO audit_anchor (id, event, hash, events) VALUES (1, 0, '{GENESIS}', 0)",
-        """
-        CREATE TRIGGER audit_anchor_follows BEFORE UPDATE ON audit_anchor
-        WHEN NEW.id IS NOT OLD.id OR NEW.event <= OLD.event
-            OR (OLD.event <> 0 AND NEW.events <> OLD.events + 1)
-        BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves with an append'); END
-        """,
-        """
-        CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
-        BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
-        """,
-    ],
-}
-
-POSTGRES: dict[int, list[str]] = {
-    1: [
-        """
-        CREATE TABLE IF NOT EXISTS mlops_meta (
-            key TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE models (
-            name TEXT PRIMARY KEY,
-            description TEXT NOT NULL DEFAULT '',
-            repo TEXT,
-            tags JSONB NOT NULL DEFAULT '[]',
-            stage TEXT NOT NULL
-                CHECK (stage IN ('plan', 'build', 'test', 'deploy', 'monitor')),
-            iteration INTEGER NOT NULL DEFAULT 1,
-            owner TEXT NOT NULL,
-            backup TEXT,
-            oncall TEXT,
-            version INTEGER,
-            production_version INTEGER,
-            health TEXT NOT NULL DEFAULT 'unknown',
-            created_at TIMESTAMPTZ NOT NULL,
-            created_by TEXT NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
-            updated_by TEXT NOT NULL,
-            revision INTEGER NOT NULL DEFAULT 1
-        )
-        """,
-        "CREATE INDEX models_stage ON models (stage)",
-        "CREATE INDEX models_owner ON models (owner)",
-        """
-        CREATE TABLE events (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-            at TIMESTAMPTZ NOT NULL,
-            actor TEXT NOT NULL,
-            model TEXT,
-            kind TEXT NOT NULL,
-            data JSONB NOT NULL DEFAULT '{}'
-        )
-        """,
-        "CREATE INDEX events_model ON events (model, id)",
-        "CREATE INDEX events_actor ON events (actor, id)",
-        "CREATE INDEX events_at ON events (at)",
+    )
+    m.postgresql(
         """
         CREATE OR REPLACE FUNCTION mlops_append_only() RETURNS trigger AS $$
         BEGIN
@@ -405,8 +165,12 @@ POSTGRES: dict[int, list[str]] = {
         CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
         FOR EACH ROW EXECUTE FUNCTION mlops_append_only()
         """,
-    ],
-    2: [
+    )
+
+
+def add_versions_and_builds(m: Migration) -> None:
+    """Versions (code + data + parameters) and the builds that make them."""
+    m.run(
         """
         CREATE TABLE versions (
             model TEXT NOT NULL REFERENCES models (name),
@@ -414,10 +178,10 @@ POSTGRES: dict[int, list[str]] = {
             inputs TEXT NOT NULL,
             commit_sha TEXT,
             data_ref TEXT,
-            params JSONB NOT NULL DEFAULT '{}',
+            params <JSON> NOT NULL DEFAULT '{}',
             image TEXT,
             image_id TEXT,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at <TIME> NOT NULL,
             created_by TEXT NOT NULL,
             PRIMARY KEY (model, number),
             UNIQUE (model, inputs)
@@ -425,7 +189,7 @@ POSTGRES: dict[int, list[str]] = {
         """,
         """
         CREATE TABLE builds (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
             version INTEGER NOT NULL,
             inputs TEXT NOT NULL,
@@ -433,8 +197,8 @@ POSTGRES: dict[int, list[str]] = {
             ref TEXT,
             status TEXT NOT NULL CHECK (status IN
                 ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
-            started_at TIMESTAMPTZ NOT NULL,
-            finished_at TIMESTAMPTZ,
+            started_at <TIME> NOT NULL,
+            finished_at <TIME>,
             actor TEXT NOT NULL,
             host TEXT,
             pid INTEGER,
@@ -446,22 +210,25 @@ POSTGRES: dict[int, list[str]] = {
         """,
         "CREATE INDEX builds_model ON builds (model, id)",
         "CREATE INDEX builds_status ON builds (status)",
-    ],
-    # 3: the loop's evidence (issue 5): test runs, deployments, checks, alerts.
-    3: [
+    )
+
+
+def add_loop_evidence(m: Migration) -> None:
+    """The loop's evidence: test runs, deployments, checks, alerts."""
+    m.run(
         """
         CREATE TABLE test_runs (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
             version INTEGER NOT NULL,
             status TEXT NOT NULL CHECK (status IN
                 ('running', 'passed', 'failed', 'cancelled', 'interrupted')),
-            started_at TIMESTAMPTZ NOT NULL,
-            finished_at TIMESTAMPTZ,
+            started_at <TIME> NOT NULL,
+            finished_at <TIME>,
             actor TEXT NOT NULL,
             commit_sha TEXT,
             in_image INTEGER NOT NULL DEFAULT 0,
-            command JSONB NOT NULL DEFAULT '[]',
+            command <JSON> NOT NULL DEFAULT '[]',
             host TEXT,
             pid INTEGER,
             passed INTEGER,
@@ -476,15 +243,15 @@ POSTGRES: dict[int, list[str]] = {
         "CREATE INDEX test_runs_status ON test_runs (status)",
         """
         CREATE TABLE deployments (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
             version INTEGER NOT NULL,
             kind TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback')),
             target TEXT NOT NULL,
             status TEXT NOT NULL CHECK (status IN
                 ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
-            started_at TIMESTAMPTZ NOT NULL,
-            finished_at TIMESTAMPTZ,
+            started_at <TIME> NOT NULL,
+            finished_at <TIME>,
             actor TEXT NOT NULL,
             image TEXT,
             previous_version INTEGER,
@@ -499,9 +266,9 @@ POSTGRES: dict[int, list[str]] = {
         "CREATE INDEX deployments_status ON deployments (status)",
         """
         CREATE TABLE checks (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
-            at TIMESTAMPTZ NOT NULL,
+            at <TIME> NOT NULL,
             version INTEGER,
             health TEXT NOT NULL,
             ok INTEGER NOT NULL,
@@ -514,7 +281,7 @@ POSTGRES: dict[int, list[str]] = {
         CREATE TABLE check_results (
             check_id BIGINT NOT NULL REFERENCES checks (id),
             model TEXT NOT NULL REFERENCES models (name),
-            at TIMESTAMPTZ NOT NULL,
+            at <TIME> NOT NULL,
             metric TEXT NOT NULL,
             value DOUBLE PRECISION,
             status TEXT NOT NULL
@@ -523,18 +290,18 @@ POSTGRES: dict[int, list[str]] = {
         "CREATE INDEX check_results_series ON check_results (model, metric, at)",
         """
         CREATE TABLE alerts (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
             metric TEXT NOT NULL,
             value DOUBLE PRECISION,
             threshold DOUBLE PRECISION,
             status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
-            opened_at TIMESTAMPTZ NOT NULL,
+            opened_at <TIME> NOT NULL,
             detail TEXT NOT NULL DEFAULT '',
-            acked_at TIMESTAMPTZ,
+            acked_at <TIME>,
             acked_by TEXT,
             note TEXT,
-            resolved_at TIMESTAMPTZ
+            resolved_at <TIME>
         )
         """,
         # One unresolved alert per model and metric, whatever the number of checks.
@@ -545,24 +312,27 @@ POSTGRES: dict[int, list[str]] = {
         """
         CREATE TABLE monitoring (
             model TEXT PRIMARY KEY REFERENCES models (name),
-            stale_at TIMESTAMPTZ NOT NULL,
-            last_ok_at TIMESTAMPTZ,
-            last_check_at TIMESTAMPTZ
+            stale_at <TIME> NOT NULL,
+            last_ok_at <TIME>,
+            last_check_at <TIME>
         )
         """,
         "CREATE INDEX monitoring_stale ON monitoring (stale_at)",
-    ],
-    # 4: the team (issue 6): users, handoffs, shared settings, the audit hash chain.
-    4: [
+    )
+
+
+def add_team_and_audit_chain(m: Migration) -> None:
+    """The team: users, handoffs, shared settings, the audit hash chain."""
+    m.run(
         """
         CREATE TABLE users (
             name TEXT PRIMARY KEY,
             email TEXT,
             role TEXT NOT NULL CHECK (role IN ('viewer', 'member', 'maintainer', 'admin')),
             active INTEGER NOT NULL DEFAULT 1,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at <TIME> NOT NULL,
             created_by TEXT NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL
         )
         """,
@@ -570,13 +340,13 @@ POSTGRES: dict[int, list[str]] = {
         CREATE TABLE settings (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL
         )
         """,
         """
         CREATE TABLE handoffs (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             model TEXT NOT NULL REFERENCES models (name),
             from_user TEXT NOT NULL,
             to_user TEXT NOT NULL,
@@ -585,9 +355,9 @@ POSTGRES: dict[int, list[str]] = {
             checklist TEXT NOT NULL DEFAULT '[]',
             note TEXT,
             reply TEXT,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at <TIME> NOT NULL,
             created_by TEXT NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL
         )
         """,
@@ -598,7 +368,7 @@ POSTGRES: dict[int, list[str]] = {
             model TEXT NOT NULL REFERENCES models (name),
             kind TEXT NOT NULL,
             url TEXT NOT NULL,
-            updated_at TIMESTAMPTZ NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL,
             PRIMARY KEY (model, kind)
         )
@@ -607,81 +377,106 @@ POSTGRES: dict[int, list[str]] = {
         CREATE TABLE model_views (
             model TEXT NOT NULL,
             actor TEXT NOT NULL,
-            at TIMESTAMPTZ NOT NULL,
-            head BIGINT NOT NULL,
+            at <TIME> NOT NULL,
+            head <BIGINT> NOT NULL,
             PRIMARY KEY (model, actor)
         )
         """,
-        # The audit chain; existing events get their hashes from TeamSql._backfill_chain.
+        # The audit chain; the events already there get their hashes below.
         "ALTER TABLE events ADD COLUMN prev_hash TEXT",
         "ALTER TABLE events ADD COLUMN hash TEXT",
-    ],
-    # 5: the registry's extras (issue 8): approvals, webhooks and their outbox, gc records.
-    5: [
+    )
+    backfill_chain(m)
+
+
+def add_registry_extras(m: Migration) -> None:
+    """The registry's extras: approvals, webhooks and their outbox, gc records."""
+    m.run(
         """
         CREATE TABLE approval_rules (
             scope TEXT PRIMARY KEY,
             required INTEGER NOT NULL CHECK (required >= 1),
-            updated_at TIMESTAMPTZ NOT NULL,
+            updated_at <TIME> NOT NULL,
             updated_by TEXT NOT NULL
         )
         """,
         """
         CREATE TABLE webhooks (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            id <ID>,
             url TEXT NOT NULL,
             categories TEXT NOT NULL DEFAULT '',
             secret_env TEXT,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at <TIME> NOT NULL,
             created_by TEXT NOT NULL,
-            last_event BIGINT NOT NULL DEFAULT 0,
+            last_event <BIGINT> NOT NULL DEFAULT 0,
             active INTEGER NOT NULL DEFAULT 1,
-            lease_until TIMESTAMPTZ,
+            lease_until <TIME>,
             lease_owner TEXT
         )
         """,
         """
         CREATE TABLE webhook_deliveries (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-            webhook BIGINT NOT NULL REFERENCES webhooks (id),
-            event BIGINT NOT NULL,
+            id <ID>,
+            webhook <BIGINT> NOT NULL REFERENCES webhooks (id),
+            event <BIGINT> NOT NULL,
             kind TEXT NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('pending', 'delivered')),
             attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TIMESTAMPTZ,
+            next_attempt_at <TIME>,
             last_error TEXT,
-            delivered_at TIMESTAMPTZ,
+            delivered_at <TIME>,
             UNIQUE (webhook, event)
         )
         """,
         "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (webhook, status, event)",
         """
         CREATE TABLE webhook_attempts (
-            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-            webhook BIGINT NOT NULL REFERENCES webhooks (id),
-            event BIGINT,
+            id <ID>,
+            webhook <BIGINT> NOT NULL REFERENCES webhooks (id),
+            event <BIGINT>,
             kind TEXT NOT NULL,
-            at TIMESTAMPTZ NOT NULL,
+            at <TIME> NOT NULL,
             ok INTEGER NOT NULL,
             code INTEGER,
             error TEXT,
-            seconds DOUBLE PRECISION NOT NULL DEFAULT 0
+            seconds <FLOAT> NOT NULL DEFAULT 0
         )
         """,
         "CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook, id)",
-    ],
-    # 6: the audit chain's anchor (see SQLITE[6]), and TRUNCATE refused on the history: it
-    # skips row triggers, so the table's owner could otherwise empty it in one statement.
-    6: [
+    )
+
+
+def add_audit_anchor(m: Migration) -> None:
+    """The audit chain's anchor: the last event the tool appended (its id and hash) and how
+    many it has appended, moved in the same transaction as each append. Its trigger lets it
+    only move forward, one event at a time (from event 0, once, to anchor what an upgrade or
+    an import finds), so deleting the newest events leaves it where it was and `mlops audit
+    verify` sees what is missing. On PostgreSQL TRUNCATE is refused on the history too: it
+    skips row triggers, so the table's owner could otherwise empty it in one statement."""
+    m.run(
         """
         CREATE TABLE audit_anchor (
             id INTEGER PRIMARY KEY CHECK (id = 1),
-            event BIGINT NOT NULL,
+            event <BIGINT> NOT NULL,
             hash TEXT NOT NULL,
-            events BIGINT NOT NULL
+            events <BIGINT> NOT NULL
         )
         """,
         f"INSERT INTO audit_anchor (id, event, hash, events) VALUES (1, 0, '{GENESIS}', 0)",
+    )
+    m.sqlite(
+        """
+        CREATE TRIGGER audit_anchor_follows BEFORE UPDATE ON audit_anchor
+        WHEN NEW.id IS NOT OLD.id OR NEW.event <= OLD.event
+            OR (OLD.event <> 0 AND NEW.events <> OLD.events + 1)
+        BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves with an append'); END
+        """,
+        """
+        CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+        BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
+        """,
+    )
+    m.postgresql(
         """
         CREATE OR REPLACE FUNCTION mlops_anchor_follows() RETURNS trigger AS $$
         BEGIN
@@ -709,12 +504,48 @@ POSTGRES: dict[int, list[str]] = {
         CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor
         FOR EACH STATEMENT EXECUTE FUNCTION mlops_append_only()
         """,
-    ],
-}
+    )
+    anchor_chain(m)
 
-# Python run after a step's statements, in the same transaction: a store method's name,
-# called with the cursor (e.g. to fill a new column from existing rows).
-HOOKS: dict[int, str] = {4: "_backfill_chain", 6: "_anchor_chain"}
 
-LATEST = max(SQLITE)
-assert max(POSTGRES) == LATEST, "both dialects must reach the same schema version"
+def add_history_search(m: Migration) -> None:
+    """Full-text search over the history (`mlops history --search`): kind, actor, model and
+    the event's data, notes included. SQLite keeps an FTS5 index fed by a trigger on each
+    append; PostgreSQL a GIN index on the same words as a tsvector. Both split words the
+    same simple way (no stemming), so a search finds the same events on either backend."""
+    m.sqlite(
+        """
+        CREATE VIRTUAL TABLE events_search USING fts5(
+            kind, actor, model, data, content='events', content_rowid='id'
+        )
+        """,
+        """
+        CREATE TRIGGER events_search_add AFTER INSERT ON events BEGIN
+            INSERT INTO events_search (rowid, kind, actor, model, data)
+            VALUES (new.id, new.kind, new.actor, new.model, new.data);
+        END
+        """,
+        "INSERT INTO events_search (events_search) VALUES ('rebuild')",
+    )
+    m.postgresql(f"CREATE INDEX events_search ON events USING GIN ({SEARCH_VECTOR})")
+
+
+#: Every step in order; a database at version N has run the first N.
+STEPS: tuple[Callable[[Migration], None], ...] = (
+    create_models_and_history,
+    add_versions_and_builds,
+    add_loop_evidence,
+    add_team_and_audit_chain,
+    add_registry_extras,
+    add_audit_anchor,
+    add_history_search,
+)
+LATEST = len(STEPS)
+
+
+def upgrade(cur: Any, dialect: Dialect, current: int, target: int = LATEST) -> None:
+    """Run the steps after `current` up to `target` in the caller's transaction, recording
+    each version."""
+    for version in range(current + 1, target + 1):
+        STEPS[version - 1](Migration(cur, dialect))
+        dialect.set_schema_version(cur, version)

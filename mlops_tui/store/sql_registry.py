@@ -1,7 +1,4 @@
-"""SQL for the registry's extras (issue 8): approvals, webhooks and their outbox, clean-up.
-
-A mixin of SqlStore: it uses the dialect hooks (_read, _write, _sql, _time_in/out,
-_json_in/out, _append) that SqlStore defines, so both backends get it for free.
+"""SQL for the registry's extras: approvals, webhooks and their outbox, clean-up.
 
 The webhook outbox is built on the append-only events table: each webhook keeps a cursor
 (`last_event`) over it, and `enqueue` turns the events past the cursor into deliveries in
@@ -15,59 +12,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from mlops_tui.domain import (
-    Attempt,
-    Delivery,
-    Event,
-    NewEvent,
-    NotFound,
-    Webhook,
-)
+from mlops_tui.domain import Attempt, Delivery, Event, NewEvent, Webhook
+from mlops_tui.errors import NotFound
+from mlops_tui.store.core import SqlCore
+from mlops_tui.store.schema import ATTEMPTS, DELIVERIES, EVENTS, WEBHOOKS
 
-WEBHOOK_COLUMNS = (
-    "id",
-    "url",
-    "categories",
-    "secret_env",
-    "created_at",
-    "created_by",
-    "last_event",
-    "active",
-)
-DELIVERY_COLUMNS = (
-    "id",
-    "webhook",
-    "event",
-    "kind",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "last_error",
-    "delivered_at",
-)
-ATTEMPT_COLUMNS = ("id", "webhook", "event", "kind", "at", "ok", "code", "error", "seconds")
-APPROVAL_RULE_COLUMNS = ("scope", "required", "updated_at", "updated_by")
-#: what export/import carry for this area, in dependency order (see TABLES in sql.py)
-REGISTRY_TABLES = (
-    ("approval_rule", "approval_rules", APPROVAL_RULE_COLUMNS, "scope"),
-    ("webhook", "webhooks", WEBHOOK_COLUMNS, "id"),
-    ("webhook_delivery", "webhook_deliveries", DELIVERY_COLUMNS, "id"),
-    ("webhook_attempt", "webhook_attempts", ATTEMPT_COLUMNS, "id"),
-)
-REGISTRY_TIME_COLUMNS = frozenset({"next_attempt_at", "delivered_at"})
-_EVENT_SELECT = "SELECT id, at, actor, model, kind, data FROM events"
+_EVENT_SELECT = f"SELECT {EVENTS.select()} FROM events"
 
 
-class RegistrySql:
+class RegistrySql(SqlCore):
     """Mixed into SqlStore; see mlops_tui.store.base.Store for the contract."""
-
-    _read: Any
-    _write: Any
-    _sql: Any
-    _time_in: Any
-    _time_out: Any
-    _append: Any
-    _event: Any
 
     # -- events for replay -------------------------------------------------------------
     def replay_events(
@@ -87,7 +41,7 @@ class RegistrySql:
             params.append(model)
         if until is not None:
             filters.append("at <= ?")
-            params.append(self._time_in(until))
+            params.append(self.dialect.time_in(until))
         if upto is not None:
             filters.append("id <= ?")
             params.append(upto)
@@ -100,7 +54,7 @@ class RegistrySql:
             query += " LIMIT ?"
             params.append(limit)
         with self._read() as cur:
-            cur.execute(self._sql(query), params)
+            cur.execute(self.dialect.sql(query), params)
             rows = cur.fetchall()
         return [self._event(r) for r in rows]
 
@@ -110,21 +64,22 @@ class RegistrySql:
             return {}
         with self._read() as cur:
             cur.execute(
-                self._sql(f"{_EVENT_SELECT} WHERE id IN ({', '.join('?' for _ in ids)})"), ids
+                self.dialect.sql(f"{_EVENT_SELECT} WHERE id IN ({', '.join('?' for _ in ids)})"),
+                ids,
             )
             return {int(r[0]): self._event(r) for r in cur.fetchall()}
 
     def last_answered_checks(self, until: datetime) -> dict[str, datetime]:
-        """Each model's newest check that got an answer, at or before `until` (issue 5's
+        """Each model's newest check that got an answer, at or before `until` (the
         checks table): with the deploy time, what staleness was counted from then."""
         with self._read() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "SELECT model, max(at) FROM checks WHERE ok = 1 AND at <= ? GROUP BY model"
                 ),
-                (self._time_in(until),),
+                (self.dialect.time_in(until),),
             )
-            return {m: self._time_out(at) for m, at in cur.fetchall()}
+            return {m: self.dialect.time_out(at) for m, at in cur.fetchall()}
 
     # -- approval rules ----------------------------------------------------------------
     def approval_rules(self) -> dict[str, int]:
@@ -134,78 +89,71 @@ class RegistrySql:
 
     def set_approval_rule(self, scope: str, required: int, event: NewEvent) -> Event:
         with self._write() as cur:
-            cur.execute(self._sql("DELETE FROM approval_rules WHERE scope = ?"), (scope,))
+            cur.execute(self.dialect.sql("DELETE FROM approval_rules WHERE scope = ?"), (scope,))
             if required > 0:
                 cur.execute(
-                    self._sql(
+                    self.dialect.sql(
                         "INSERT INTO approval_rules (scope, required, updated_at, updated_by) "
                         "VALUES (?, ?, ?, ?)"
                     ),
-                    (scope, required, self._time_in(event.at), event.actor),
+                    (scope, required, self.dialect.time_in(event.at), event.actor),
                 )
             return self._append(cur, event)
 
     # -- webhooks ----------------------------------------------------------------------
-    def _webhook(self, row: tuple[Any, ...]) -> Webhook:
-        id_, url, cats, env, created_at, created_by, last, _active = row
-        return Webhook(
-            id=int(id_),
-            url=url,
-            categories=tuple(c for c in cats.split(",") if c),
-            secret_env=env,
-            created_at=self._time_out(created_at),
-            created_by=created_by,
-            cursor=int(last),
-        )
-
     def add_webhook(
         self, url: str, categories: tuple[str, ...], secret_env: str | None, event: NewEvent
     ) -> Webhook:
         """The webhook receives events from the one that records its creation onwards."""
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "INSERT INTO webhooks (url, categories, secret_env, created_at, created_by) "
                     "VALUES (?, ?, ?, ?, ?) RETURNING id"
                 ),
-                (url, ",".join(categories), secret_env, self._time_in(event.at), event.actor),
+                (
+                    url,
+                    ",".join(categories),
+                    secret_env,
+                    self.dialect.time_in(event.at),
+                    event.actor,
+                ),
             )
             (hook_id,) = cur.fetchone()
-            event.data["webhook"] = int(hook_id)
+            event = event.add(webhook=int(hook_id))
             stored = self._append(cur, event)
             cur.execute(
-                self._sql(
-                    f"UPDATE webhooks SET last_event = ? WHERE id = ? "
-                    f"RETURNING {', '.join(WEBHOOK_COLUMNS)}"
+                self.dialect.sql(
+                    f"UPDATE webhooks SET last_event = ? WHERE id = ? RETURNING {WEBHOOKS.select()}"
                 ),
                 (stored.id, hook_id),
             )
-            return self._webhook(cur.fetchone())
+            return self._reader(WEBHOOKS)(cur.fetchone())
 
     def webhooks(self, *, include_removed: bool = False) -> list[Webhook]:
         where = "" if include_removed else " WHERE active = 1"
         with self._read() as cur:
-            cur.execute(f"SELECT {', '.join(WEBHOOK_COLUMNS)} FROM webhooks{where} ORDER BY id")
-            return [self._webhook(r) for r in cur.fetchall()]
+            cur.execute(f"SELECT {WEBHOOKS.select()} FROM webhooks{where} ORDER BY id")
+            return [self._reader(WEBHOOKS)(r) for r in cur.fetchall()]
 
     def get_webhook(self, hook_id: int) -> Webhook:
         with self._read() as cur:
             cur.execute(
-                self._sql(
-                    f"SELECT {', '.join(WEBHOOK_COLUMNS)} FROM webhooks WHERE id = ? AND active = 1"
+                self.dialect.sql(
+                    f"SELECT {WEBHOOKS.select()} FROM webhooks WHERE id = ? AND active = 1"
                 ),
                 (hook_id,),
             )
             row = cur.fetchone()
         if row is None:
             raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
-        return self._webhook(row)
+        return self._reader(WEBHOOKS)(row)
 
     def remove_webhook(self, hook_id: int, event: NewEvent) -> Event:
         """Stop delivering to it; its log stays for the audit."""
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "UPDATE webhooks SET active = 0 WHERE id = ? AND active = 1 RETURNING url"
                 ),
                 (hook_id,),
@@ -213,7 +161,7 @@ class RegistrySql:
             row = cur.fetchone()
             if row is None:
                 raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
-            event.data.update(webhook=hook_id, url=row[0])
+            event = event.add(webhook=hook_id, url=row[0])
             return self._append(cur, event)
 
     def enqueue(self, hook: Webhook, at: datetime, batch: int = 1000) -> tuple[int, int]:
@@ -224,7 +172,7 @@ class RegistrySql:
         """
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "UPDATE webhooks SET last_event = last_event WHERE id = ? AND active = 1 "
                     "RETURNING last_event"
                 ),
@@ -234,7 +182,7 @@ class RegistrySql:
             if row is None:
                 return 0, 0
             cur.execute(
-                self._sql("SELECT id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?"),
+                self.dialect.sql("SELECT id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?"),
                 (int(row[0]), batch),
             )
             events = cur.fetchall()
@@ -243,15 +191,15 @@ class RegistrySql:
             wanted = [(int(i), k) for i, k in events if hook.wants(k)]
             if wanted:
                 cur.executemany(
-                    self._sql(
+                    self.dialect.sql(
                         "INSERT INTO webhook_deliveries (webhook, event, kind, status, "
                         "next_attempt_at) VALUES (?, ?, ?, 'pending', ?) "
                         "ON CONFLICT (webhook, event) DO NOTHING"
                     ),
-                    [(hook.id, i, k, self._time_in(at)) for i, k in wanted],
+                    [(hook.id, i, k, self.dialect.time_in(at)) for i, k in wanted],
                 )
             cur.execute(
-                self._sql("UPDATE webhooks SET last_event = ? WHERE id = ?"),
+                self.dialect.sql("UPDATE webhooks SET last_event = ? WHERE id = ?"),
                 (int(events[-1][0]), hook.id),
             )
             return len(events), len(wanted)
@@ -260,40 +208,32 @@ class RegistrySql:
         """Take the webhook's delivery lease: one relay at a time keeps its events in order."""
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "UPDATE webhooks SET lease_until = ?, lease_owner = ? WHERE id = ? "
                     "AND active = 1 AND (lease_until IS NULL OR lease_until < ? "
                     "OR lease_owner = ?) RETURNING id"
                 ),
-                (self._time_in(until), owner, hook_id, self._time_in(now), owner),
+                (self.dialect.time_in(until), owner, hook_id, self.dialect.time_in(now), owner),
             )
             return cur.fetchone() is not None
 
     def release_webhook(self, hook_id: int, owner: str) -> None:
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "UPDATE webhooks SET lease_until = NULL, lease_owner = NULL "
                     "WHERE id = ? AND lease_owner = ?"
                 ),
                 (hook_id, owner),
             )
 
-    def _delivery(self, row: tuple[Any, ...]) -> Delivery:
-        v = dict(zip(DELIVERY_COLUMNS, row, strict=True))
-        for c in ("next_attempt_at", "delivered_at"):
-            if v[c] is not None:
-                v[c] = self._time_out(v[c])
-        v["id"], v["webhook"], v["event"] = int(v["id"]), int(v["webhook"]), int(v["event"])
-        return Delivery(**v)
-
     def next_delivery(self, hook_id: int) -> tuple[Delivery, Event] | None:
         """The oldest undelivered event of the webhook: later ones wait behind it (order)."""
-        columns = ", ".join(f"d.{c}" for c in DELIVERY_COLUMNS)
+        columns = DELIVERIES.select("d")
         with self._read() as cur:
             cur.execute(
-                self._sql(
-                    f"SELECT {columns}, e.id, e.at, e.actor, e.model, e.kind, e.data "
+                self.dialect.sql(
+                    f"SELECT {columns}, {EVENTS.select('e')} "
                     "FROM webhook_deliveries d JOIN events e ON e.id = d.event "
                     "WHERE d.webhook = ? AND d.status = 'pending' ORDER BY d.event LIMIT 1"
                 ),
@@ -302,8 +242,8 @@ class RegistrySql:
             row = cur.fetchone()
         if row is None:
             return None
-        n = len(DELIVERY_COLUMNS)
-        return self._delivery(row[:n]), self._event(row[n:])
+        n = len(DELIVERIES.record_columns)
+        return self._reader(DELIVERIES)(row[:n]), self._event(row[n:])
 
     def record_attempt(
         self,
@@ -322,44 +262,38 @@ class RegistrySql:
         """Log one try and, for a queued delivery, its new state: one transaction."""
         with self._write() as cur:
             cur.execute(
-                self._sql(
+                self.dialect.sql(
                     "INSERT INTO webhook_attempts (webhook, event, kind, at, ok, code, error, "
                     "seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    f"RETURNING {', '.join(ATTEMPT_COLUMNS)}"
+                    f"RETURNING {ATTEMPTS.select()}"
                 ),
-                (webhook, event, kind, self._time_in(at), int(ok), code, error, seconds),
+                (webhook, event, kind, self.dialect.time_in(at), int(ok), code, error, seconds),
             )
-            attempt = self._attempt(cur.fetchone())
+            attempt: Attempt = self._reader(ATTEMPTS)(cur.fetchone())
             if delivery is not None:
                 cur.execute(
-                    self._sql(
+                    self.dialect.sql(
                         "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, "
                         "last_error = ?, next_attempt_at = ?, delivered_at = ? WHERE id = ?"
                     ),
                     (
                         "delivered" if ok else "pending",
                         error,
-                        None if ok or next_attempt_at is None else self._time_in(next_attempt_at),
-                        self._time_in(at) if ok else None,
+                        None
+                        if ok or next_attempt_at is None
+                        else self.dialect.time_in(next_attempt_at),
+                        self.dialect.time_in(at) if ok else None,
                         delivery,
                     ),
                 )
             return attempt
 
-    def _attempt(self, row: tuple[Any, ...], model: str | None = None) -> Attempt:
-        v = dict(zip(ATTEMPT_COLUMNS, row, strict=True), model=model)
-        v["id"], v["webhook"] = int(v["id"]), int(v["webhook"])
-        v["event"] = None if v["event"] is None else int(v["event"])
-        v["at"] = self._time_out(v["at"])
-        v["ok"] = bool(v["ok"])
-        v["seconds"] = float(v["seconds"])
-        return Attempt(**v)
-
     def attempts(
         self, *, webhook: int | None = None, model: str | None = None, limit: int | None = 50
     ) -> list[Attempt]:
         """Newest first."""
-        filters, params = [], []
+        filters: list[str] = []
+        params: list[Any] = []
         if webhook is not None:
             filters.append("a.webhook = ?")
             params.append(webhook)
@@ -367,7 +301,7 @@ class RegistrySql:
             filters.append("e.model = ?")
             params.append(model)
         where = f" WHERE {' AND '.join(filters)}" if filters else ""
-        columns = ", ".join(f"a.{c}" for c in ATTEMPT_COLUMNS)
+        columns = ATTEMPTS.select("a")
         query = (
             f"SELECT {columns}, e.model FROM webhook_attempts a "
             f"LEFT JOIN events e ON e.id = a.event{where} ORDER BY a.id DESC"
@@ -376,27 +310,14 @@ class RegistrySql:
             query += " LIMIT ?"
             params.append(limit)
         with self._read() as cur:
-            cur.execute(self._sql(query), params)
-            return [self._attempt(r[:-1], r[-1]) for r in cur.fetchall()]
+            cur.execute(self.dialect.sql(query), params)
+            read = self._reader(ATTEMPTS)
+            return [read(r) for r in cur.fetchall()]
 
     def deliveries(
         self, *, webhook: int | None = None, status: str | None = None, limit: int | None = None
     ) -> list[Delivery]:
         """Oldest event first."""
-        filters, params = [], []
-        if webhook is not None:
-            filters.append("webhook = ?")
-            params.append(webhook)
-        if status is not None:
-            filters.append("status = ?")
-            params.append(status)
-        where = f" WHERE {' AND '.join(filters)}" if filters else ""
-        query = (
-            f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM webhook_deliveries{where} ORDER BY event"
-        )
-        if limit:
-            query += " LIMIT ?"
-            params.append(limit)
-        with self._read() as cur:
-            cur.execute(self._sql(query), params)
-            return [self._delivery(r) for r in cur.fetchall()]
+        where = {"webhook": webhook, "status": status}
+        found: list[Delivery] = self._rows(DELIVERIES, where, order="event", limit=limit)
+        return found

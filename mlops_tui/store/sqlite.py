@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-from mlops_tui.domain import InvalidInput, StoreUnavailable
+from mlops_tui.errors import InvalidInput, StoreUnavailable
 from mlops_tui.store import migrations
-from mlops_tui.store.sql import SqlStore, dumps
+from mlops_tui.store.dialect import SQLITE
+from mlops_tui.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 class SqliteStore(SqlStore):
     backend = "sqlite"
+    dialect = SQLITE
 
     def __init__(self, path: str) -> None:
         self.path = str(path)
@@ -110,24 +111,7 @@ class SqliteStore(SqlStore):
         self.grants.require()
         return self._transaction("BEGIN IMMEDIATE")
 
-    def _time_in(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def _time_out(self, value: str) -> datetime:
-        return datetime.fromisoformat(value)
-
-    def _json_in(self, value: Any) -> str:
-        return dumps(value)
-
-    def _json_out(self, value: str) -> Any:
-        import json  # not at the top: `mlops status` never parses JSON
-
-        return json.loads(value)
-
-    def _is_unique_violation(self, exc: Exception) -> bool:
-        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
-
-    def _bulk_insert(self, cur: Any, table: str, columns: tuple[str, ...], rows: Any) -> None:
+    def _bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: Any) -> None:
         try:
             super()._bulk_insert(cur, table, columns, rows)
         except sqlite3.IntegrityError as exc:
@@ -156,10 +140,5 @@ class SqliteStore(SqlStore):
         with self._transaction("BEGIN IMMEDIATE") as cur:  # the schema, not the team's data
             # Another process may have migrated while we waited for the lock.
             current = int(cur.execute("PRAGMA user_version").fetchone()[0])
-            for version in range(current + 1, migrations.LATEST + 1):
-                for statement in migrations.SQLITE[version]:
-                    cur.execute(statement)
-                if version in migrations.HOOKS:
-                    getattr(self, migrations.HOOKS[version])(cur)
-                cur.execute(f"PRAGMA user_version = {version}")
+            migrations.upgrade(cur, self.dialect, current)
         return before, migrations.LATEST

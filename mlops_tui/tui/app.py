@@ -11,37 +11,38 @@ import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
-from mlops_tui.domain import Alert, MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import Alert, Handoff, Model
+from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.store import Change
 from mlops_tui.tui import prefs
 from mlops_tui.tui.backend import Backend, Snapshot, utc_now
 from mlops_tui.tui.commands import MlopsCommands
 from mlops_tui.tui.screens.alerts import AlertsScreen
-from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.board import BoardScreen
 from mlops_tui.tui.screens.build import BuildScreen
 from mlops_tui.tui.screens.detail import DetailScreen
 from mlops_tui.tui.screens.git import GitScreen
 from mlops_tui.tui.screens.help import HelpScreen, key_rows
-from mlops_tui.tui.screens.inbox import InboxScreen  # issue 6
+from mlops_tui.tui.screens.inbox import InboxScreen
 from mlops_tui.tui.screens.models import ModelsScreen
 from mlops_tui.tui.screens.move import MoveScreen
-from mlops_tui.tui.screens.oncall import OncallScreen  # issue 6
+from mlops_tui.tui.screens.oncall import OncallScreen
 from mlops_tui.tui.widgets.shell.views import VIEWS
 
 
 class MlopsApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mlops"
-    MODES: ClassVar[dict[str, Callable[[], MlopsScreen]]] = {  # type: ignore[assignment]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "board": BoardScreen,
         "models": ModelsScreen,
         "oncall": OncallScreen,
@@ -123,12 +124,12 @@ class MlopsApp(App[None]):
         if snapshot is not None:
             self.snapshot = snapshot
             self.data_signal.publish(snapshot)
-            self.relay_webhooks()  # issue 8
+            self.relay_webhooks()
 
     @work(thread=True, exclusive=True, group="webhooks")
     def relay_webhooks(self) -> None:
         """Something changed: send due webhook events, on a connection of its own so the
-        board never waits for a receiver (issue 8). Failures stay in the outbox's log."""
+        board never waits for a receiver. Failures stay in the outbox's log."""
         with contextlib.suppress(Exception):
             if self.backend.has_webhooks():
                 from mlops_tui.services import webhooks
@@ -186,7 +187,7 @@ class MlopsApp(App[None]):
             assert model is not None
             self.push_screen(GitScreen(model.name))
 
-    # -- issue 5: test, deploy, rollback ------------------------------------------------
+    # -- test, deploy, rollback ---------------------------------------------------------
     def test_model(self, model: Model | None) -> None:
         """Run the candidate's tests; the log screen streams them."""
         if self._needs_repo(model, "test"):
@@ -262,7 +263,7 @@ class MlopsApp(App[None]):
         )
         self._from_thread(self.poll, True)
 
-    # -- issue 6: hand over ------------------------------------------------------------
+    # -- hand over ---------------------------------------------------------------------
     def hand_over(self, model: Model | None) -> None:
         """Offer the model to someone; they accept in their inbox (4)."""
         if model is None:
@@ -270,12 +271,12 @@ class MlopsApp(App[None]):
             return
         from mlops_tui.tui.screens.handoff import HandoffScreen
 
-        def offered(handoff: object) -> None:
+        def offered(handoff: Handoff | None) -> None:
             if handoff is not None:
                 h = handoff
                 self.notify(
-                    f"{h.model}: offered to {h.to_user} (#{h.id}); {h.model} stays "  # type: ignore[attr-defined]
-                    f"{h.from_user}'s until they accept",  # type: ignore[attr-defined]
+                    f"{h.model}: offered to {h.to_user} (#{h.id}); {h.model} stays "
+                    f"{h.from_user}'s until they accept",
                     title="Handoff offered",
                 )
                 self.poll(force=True)

@@ -13,12 +13,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from mlops_tui.domain import Event, MlopsError, Model, Stage, StoreUnavailable, Version
+from mlops_tui.domain import Alert, Event, Handoff, Model, Stage, User, Version
+from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.services import lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change, open_store
+
+if TYPE_CHECKING:
+    # Imported where used, so opening the TUI does not load every service up front.
+    from mlops_tui.services.approvals import Approval
+    from mlops_tui.services.monitoring import LoopSummary
+    from mlops_tui.services.oncall import Review
+    from mlops_tui.services.timetravel import ModelAt
 
 T = TypeVar("T")
 
@@ -40,6 +48,15 @@ class Detail:
     model: Model
     history: list[tuple[Event, str]]  # newest first, with what each event did
     versions: list[Version]  # newest first: what each was built from
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed on a model since its owner last looked at it."""
+
+    model: Model
+    seen: tuple[datetime, int] | None  # (when, the newest event id then), None: never looked
+    events: list[tuple[Event, str]]  # newest first, with what each event did
 
 
 def utc_now() -> datetime:
@@ -128,17 +145,17 @@ class Backend:
             )
         )
 
-    # -- issue 8: time travel, approvals ----------------------------------------------
-    def timeline(self, name: str) -> list:
+    # -- time travel, approvals -------------------------------------------------------
+    def timeline(self, name: str) -> list[ModelAt]:
         """The model after each event of its history, oldest first (time travel)."""
         from mlops_tui.services import timetravel
 
         return self._call(lambda: timetravel.timeline(self.ctx, name))
 
     def has_webhooks(self) -> bool:
-        return self._call(lambda: bool(self.ctx.store.webhooks()))  # type: ignore[attr-defined]
+        return self._call(lambda: bool(self.ctx.store.webhooks()))
 
-    def pending_approvals(self, mine: bool = False) -> list:
+    def pending_approvals(self, mine: bool = False) -> list[Approval]:
         """Versions waiting for approval; `mine`: only those this user may decide."""
         from mlops_tui.services import approvals
 
@@ -156,8 +173,8 @@ class Backend:
 
         return self._call(lambda: approvals.reject(self.ctx, name, version, note))
 
-    # -- issue 5: test, deploy, health, alerts -----------------------------------------
-    def loop_summary(self, name: str):  # type: ignore[no-untyped-def]
+    # -- test, deploy, health, alerts --------------------------------------------------
+    def loop_summary(self, name: str) -> LoopSummary:
         """Sparkline series, thresholds, the last check, open alerts, last test/deploy."""
         from mlops_tui.services import monitoring
 
@@ -183,55 +200,55 @@ class Backend:
 
         return self._call(plan)
 
-    def alerts(self, include_resolved: bool = False) -> list:
+    def alerts(self, include_resolved: bool = False) -> list[Alert]:
         from mlops_tui.services import monitoring
 
         return self._call(lambda: monitoring.alerts(self.ctx, include_resolved=include_resolved))
 
-    def ack(self, alert_id: int, note: str | None = None):  # type: ignore[no-untyped-def]
+    def ack(self, alert_id: int, note: str | None = None) -> Alert:
         from mlops_tui.services import monitoring
 
         return self._call(lambda: monitoring.ack(self.ctx, alert_id, note))
 
-    # -- issue 6: the team: handoffs, on-call, what changed --------------------------------
-    def inbox(self) -> list:
+    # -- the team: handoffs, on-call, what changed -----------------------------------------
+    def inbox(self) -> list[Handoff]:
         """Handoffs waiting for me, oldest first."""
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.pending(self.ctx, to=self.ctx.actor))
 
-    def handoffs_of(self, name: str) -> list:
+    def handoffs_of(self, name: str) -> list[Handoff]:
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.pending(self.ctx, model=name))
 
-    def receivers(self) -> list:
+    def receivers(self) -> list[User]:
         """Who can take a model over: active people who are not viewers."""
         return self._call(
             lambda: [u for u in team.users(self.ctx) if u.active and u.role != "viewer"]
         )
 
-    def hand_over(self, name: str, to: str, note: str | None):  # type: ignore[no-untyped-def]
+    def hand_over(self, name: str, to: str, note: str | None) -> Handoff:
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.request(self.ctx, name, to=to, note=note))
 
-    def tick(self, handoff_id: int, items: list[str], done: bool):  # type: ignore[no-untyped-def]
+    def tick(self, handoff_id: int, items: list[str], done: bool) -> Handoff:
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.tick(self.ctx, handoff_id, items, done=done))
 
-    def accept(self, handoff_id: int):  # type: ignore[no-untyped-def]
+    def accept(self, handoff_id: int) -> tuple[Handoff, Model]:
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.accept(self.ctx, handoff_id))
 
-    def decline(self, handoff_id: int, note: str):  # type: ignore[no-untyped-def]
+    def decline(self, handoff_id: int, note: str) -> Handoff:
         from mlops_tui.services import handoffs
 
         return self._call(lambda: handoffs.decline(self.ctx, handoff_id, note=note))
 
-    def oncall(self) -> list:
+    def oncall(self) -> list[Review]:
         from mlops_tui.services import oncall
 
         return self._call(lambda: oncall.review(self.ctx))
@@ -240,10 +257,10 @@ class Backend:
         """The owner opened their model: "changes since the owner last looked" starts here."""
         self._call(lambda: team.looked(self.ctx, model))
 
-    def changes(self, name: str):  # type: ignore[no-untyped-def]
-        def read():  # type: ignore[no-untyped-def]
+    def changes(self, name: str) -> Changes:
+        def read() -> Changes:
             model, seen, events = team.changes_since_owner_looked(self.ctx, name)
-            return model, seen, [(e, queries.describe(e)) for e in events]
+            return Changes(model, seen, [(e, queries.describe(e)) for e in events])
 
         return self._call(read)
 

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from mlops_tui.domain import Model
+from mlops_tui.tui.screens.base import MlopsScreen
+
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
 
@@ -17,7 +20,7 @@ class MlopsCommands(Provider):
     def _commands(self) -> Iterator[Command]:
         app = cast("MlopsApp", self.app)
         screen = self.screen
-        selected = getattr(screen, "selected_model", None)
+        selected = screen.selected_model if isinstance(screen, MlopsScreen) else None
         yield "view: Board", lambda: app.switch_mode("board"), "The loop, a column per stage (1)"
         yield "view: Models", lambda: app.switch_mode("models"), "All models in a table (2)"
         yield "view: On-call", lambda: app.switch_mode("oncall"), "Every production model (3)"
@@ -42,13 +45,13 @@ class MlopsCommands(Provider):
             )
             if getattr(screen, "model_name", None) != name:
                 yield "model: Open", lambda: app.open_model(name), f"Show {name} in full (enter)"
-            yield from _loop_model_commands(app, selected)  # issue 5
-            yield (  # issue 6
+            yield from _loop_model_commands(app, selected)
+            yield (
                 "handoff: Hand over…",
                 lambda: app.hand_over(selected),
                 f"Offer {name} to someone; they accept in their inbox (h)",
             )
-            yield from _registry_model_commands(app, name)  # issue 8
+            yield from _registry_model_commands(app, name)
         if screen.query("#filter"):
             yield (
                 "models: Filter…",
@@ -56,7 +59,7 @@ class MlopsCommands(Provider):
                 "Filter by name, owner, stage or tag (/)",
             )
             yield "models: Sort", lambda: screen.run_action("sort"), "Sort by the next column (s)"
-        yield from _registry_commands(app)  # issue 8
+        yield from _registry_commands(app)
         yield "app: Refresh", app.action_refresh, "Reload from the database now (r)"
         yield "app: Keys", app.action_help, "Every key of this screen (?)"
         yield "app: Theme…", app.action_change_theme, "Pick a colour theme (remembered)"
@@ -73,7 +76,7 @@ class MlopsCommands(Provider):
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
-# -- issue 8: time travel, approvals ------------------------------------------------------
+# -- time travel, approvals ---------------------------------------------------------------
 def _registry_model_commands(app: MlopsApp, name: str) -> Iterator[Command]:
     def time_travel() -> None:
         from mlops_tui.tui.screens.timetravel import TimeTravelScreen
@@ -100,21 +103,21 @@ def _registry_commands(app: MlopsApp) -> Iterator[Command]:
     )
 
 
-# -- issue 5: test, deploy, rollback -------------------------------------------------------
-def _loop_model_commands(app: MlopsApp, model: object) -> Iterator[Command]:
-    name = getattr(model, "name", "")
+# -- test, deploy, rollback ----------------------------------------------------------------
+def _loop_model_commands(app: MlopsApp, model: Model) -> Iterator[Command]:
+    name = model.name
     yield (
         "model: Test",
-        lambda: app.test_model(model),  # type: ignore[arg-type]
+        lambda: app.test_model(model),
         f"Run {name}'s tests on its candidate version (t on the model)",
     )
     yield (
         "model: Deploy…",
-        lambda: app.deploy_model(model),  # type: ignore[arg-type]
+        lambda: app.deploy_model(model),
         f"Deploy {name}'s candidate, after confirming version and target (d on the model)",
     )
     yield (
         "model: Rollback…",
-        lambda: app.rollback_model(model),  # type: ignore[arg-type]
+        lambda: app.rollback_model(model),
         f"Return {name} to its previous production version (R on the model)",
     )

@@ -184,7 +184,7 @@ def test_export_import_between_backends(db: str, tmp_path: Path) -> None:
     dump = tmp_path / "state.jsonl"
     ok(db, "export", str(dump))
     target = str(tmp_path / "new.db")
-    # tester joined the team with their first change (issue 6): one user record
+    # tester joined the team with their first change: one user record
     imported = ok(target, "import", str(dump))
     assert "imported 2 models, 0 versions, 0 builds, 1 user and 3 events" in imported
     assert ok(target, "status", "--json") == ok(db, "status", "--json")
@@ -254,7 +254,7 @@ def test_status_stays_light(db: str) -> None:
         "import sys\n"
         "from mlops_tui.cli import main\n"
         "try:\n    main(['status'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ['textual', 'docker', 'git', 'rich', 'sqlite_utils', 'psycopg']\n"
+        "heavy = ['textual', 'docker', 'git', 'rich', 'psycopg']\n"
         "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     result = subprocess.run(

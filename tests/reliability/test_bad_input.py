@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlops_tui import domain, modelconfig, timefmt
-from mlops_tui.domain import AlreadyExists, InvalidInput, MoveRefused, Stage
-from mlops_tui.modelconfig import ConfigError
+from mlops_tui.domain import Stage
+from mlops_tui.errors import AlreadyExists, ConfigError, InvalidInput, MoveRefused
 from mlops_tui.services import lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 
-from mlops_tui.domain import AlreadyExists, Handoff, HandoffStatus
+from mlops_tui.domain import Handoff, HandoffStatus
+from mlops_tui.errors import AlreadyExists
 from mlops_tui.services import handoffs, lifecycle, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

@@ -28,8 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlops_tui import domain, modelconfig, timefmt
-from mlops_tui.domain import InvalidInput, MlopsError
-from mlops_tui.modelconfig import ConfigError
+from mlops_tui.errors import ConfigError, InvalidInput, MlopsError
 from mlops_tui.services import builds, lifecycle, queries, testing, webhooks
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

@@ -80,7 +80,7 @@ def test_the_tool_works_on_an_upgraded_database(old_db) -> None:
     assert len(status) == len(models)
     assert next(s for s in status if s["name"] == plan)["stage"] == "build"
     audit = mlops("audit", "verify", db=db)
-    if "No such command" not in audit.stderr:  # the audit chain (issue 6) is in this build
+    if "No such command" not in audit.stderr:  # this build has the audit chain
         assert audit.returncode == 0, audit.stderr
         assert "chain intact" in audit.stdout
     head = mlops("audit", "head", db=db)

@@ -25,7 +25,8 @@ import sys
 import time
 from typing import Any
 
-from mlops_tui.domain import Conflict, Model, Stage, StoreUnavailable
+from mlops_tui.domain import Model, Stage
+from mlops_tui.errors import Conflict, StoreUnavailable
 from mlops_tui.services import lifecycle
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change, open_store

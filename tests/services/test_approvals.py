@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui.domain import ApprovalMissing, InvalidInput, PermissionDenied
+from mlops_tui.errors import ApprovalMissing, InvalidInput, PermissionDenied
 from mlops_tui.services import approvals, builds, deploys, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from tests.loop_model import serving  # noqa: F401 - a fixture

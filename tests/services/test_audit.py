@@ -9,10 +9,11 @@ import threading
 
 import pytest
 
-from mlops_tui.domain import ChainBroken, InvalidInput
+from mlops_tui.errors import ChainBroken, InvalidInput
 from mlops_tui.services import audit, lifecycle, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import migrations, open_store
+from mlops_tui.store.dialect import SQLITE
 from tests.conftest import drop_pg_schema, new_pg_schema, raw_execute
 
 
@@ -130,10 +131,7 @@ def test_a_database_from_before_the_chain_is_hashed_on_upgrade(request, tmp_path
     if kind == "sqlite":
         url = str(tmp_path / "old.db")
         conn = sqlite3.connect(url)
-        for version in (1, 2):
-            for statement in migrations.SQLITE[version]:
-                conn.execute(statement)
-        conn.execute("PRAGMA user_version = 2")
+        migrations.upgrade(conn.cursor(), SQLITE, 0, target=2)
         conn.commit()
         conn.close()
     else:
@@ -142,11 +140,10 @@ def test_a_database_from_before_the_chain_is_hashed_on_upgrade(request, tmp_path
         server = request.getfixturevalue("pg_server")
         schema, url = new_pg_schema(server)
         cleanup = (server, schema)
+        from mlops_tui.store.postgres import POSTGRESQL
+
         with psycopg.connect(url, autocommit=True) as pg:
-            for version in (1, 2):
-                for statement in migrations.POSTGRES[version]:
-                    pg.execute(statement)
-            pg.execute("INSERT INTO mlops_meta (key, value) VALUES ('schema_version', '2')")
+            migrations.upgrade(pg.cursor(), POSTGRESQL, 0, target=2)
     try:
         for i in range(3):
             at = f"2026-01-0{i + 1}T00:00:00+00:00"
@@ -183,9 +180,12 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP TABLE audit_anchor")
         raw_execute(db_url, "DROP TRIGGER events_no_truncate ON events")
         raw_execute(db_url, "DROP FUNCTION mlops_anchor_follows")
+        raw_execute(db_url, "DROP INDEX events_search")  # and the later steps
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")
+        raw_execute(db_url, "DROP TRIGGER events_search_add")  # and the later steps
+        raw_execute(db_url, "DROP TABLE events_search")
         raw_execute(db_url, "PRAGMA user_version = 5")
     with open_store(db_url) as upgraded:
         assert upgraded.schema_version() == migrations.LATEST

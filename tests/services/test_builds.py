@@ -13,9 +13,15 @@ import uuid
 
 import pytest
 
-from mlops_tui.adapters.docker_engine import BuildCancelled, BuildFailed, EngineError
-from mlops_tui.domain import BuildStatus, InvalidInput, MoveRefused
-from mlops_tui.modelconfig import ConfigError
+from mlops_tui.domain import BuildStatus
+from mlops_tui.errors import (
+    BuildCancelled,
+    BuildFailed,
+    ConfigError,
+    EngineError,
+    InvalidInput,
+    MoveRefused,
+)
 from mlops_tui.services import builds, gate, lifecycle, queries
 from mlops_tui.services.context import Context
 

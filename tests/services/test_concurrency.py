@@ -20,7 +20,8 @@ from mlops_tui.services.replay import replay
 
 WORKER = r"""
 import json, sys
-from mlops_tui.domain import MlopsError, Stage
+from mlops_tui.domain import Stage
+from mlops_tui.errors import MlopsError
 from mlops_tui.services import builds, deploys, lifecycle, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

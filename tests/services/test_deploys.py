@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui.adapters.docker_engine import EngineError
-from mlops_tui.domain import DeployFailed, InvalidInput, MoveRefused, Stage
+from mlops_tui.domain import Stage
+from mlops_tui.errors import DeployFailed, EngineError, InvalidInput, MoveRefused
 from mlops_tui.services import builds, deploys, gate, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import get, serving, toml  # noqa: F401 - serving is a fixture

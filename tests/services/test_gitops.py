@@ -5,8 +5,7 @@ from __future__ import annotations
 import git
 import pytest
 
-from mlops_tui.adapters.git_repo import GitError
-from mlops_tui.domain import InvalidInput
+from mlops_tui.errors import GitError, InvalidInput
 from mlops_tui.services import builds, gitops, lifecycle, queries
 from mlops_tui.services.context import Context
 

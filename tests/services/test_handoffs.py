@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui.domain import (
-    AlreadyExists,
-    Conflict,
-    HandoffStatus,
-    InvalidInput,
-    PermissionDenied,
-)
+from mlops_tui.domain import HandoffStatus
+from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, PermissionDenied
 from mlops_tui.services import handoffs, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import replay

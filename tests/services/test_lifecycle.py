@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui.domain import (
-    AlreadyExists,
-    Conflict,
-    InvalidInput,
-    MoveRefused,
-    NotFound,
-    Stage,
-)
+from mlops_tui.domain import Stage
+from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, MoveRefused, NotFound
 from mlops_tui.services import builds, deploys, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

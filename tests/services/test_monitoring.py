@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops_tui.domain import Conflict, Health, InvalidInput, NotFound, Stage
+from mlops_tui.domain import Health, Stage
+from mlops_tui.errors import Conflict, InvalidInput, NotFound, NothingToCheck
 from mlops_tui.services import deploys, monitoring, queries
 from mlops_tui.services.context import Context
 from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
@@ -148,7 +149,7 @@ def test_checking_a_model_without_production_is_refused(ctx: Context) -> None:
     builds.record(ctx, "fraud", commit="a" * 40, image="reg/fraud:1")
     deploys.record(ctx, "fraud", version=1)
     assert monitoring.check(ctx) == []
-    with pytest.raises(monitoring.NothingToCheck, match="fraud v1: nothing to check"):
+    with pytest.raises(NothingToCheck, match="fraud v1: nothing to check"):
         monitoring.check(ctx, "fraud")
     assert ctx.store.last_check("fraud") is None
 

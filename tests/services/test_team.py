@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tui.domain import InvalidInput, PermissionDenied, Stage, UserRole
+from mlops_tui.domain import Stage, UserRole
+from mlops_tui.errors import InvalidInput, PermissionDenied
 from mlops_tui.services import builds, deploys, gate, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.services.team import resolve_actor

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from mlops_tui.domain import InvalidInput, MoveRefused, RunStatus, TestsFailed
+from mlops_tui.domain import RunStatus
+from mlops_tui.errors import InvalidInput, MoveRefused, TestsFailed
 from mlops_tui.services import builds, gate, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import serving  # noqa: F401 - a fixture

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops_tui.domain import Health, NotFound
+from mlops_tui.domain import Health
+from mlops_tui.errors import NotFound
 from mlops_tui.services import builds, deploys, gate, handoffs, lifecycle, queries, team, timetravel
 from mlops_tui.services.context import Context
 
@@ -84,7 +85,7 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
                 event=ctx.event("check.ran", a, version=3),
             )
         changed()
-    # A handoff to the backup: accepted, the backup becomes the owner (issue 6).
+    # A handoff to the backup: accepted, the backup becomes the owner.
     team.add_user(ctx, "carol", role="member")
     changed()
     handoff = handoffs.request(ctx, a, to="carol")

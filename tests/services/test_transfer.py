@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlops_tui.domain import Conflict, InvalidInput, PermissionDenied
+from mlops_tui.errors import Conflict, InvalidInput, PermissionDenied
 from mlops_tui.services import demo, lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
@@ -138,3 +138,21 @@ def test_history_limit_zero_means_all(ctx: Context) -> None:
         lifecycle.move(ctx, "a", "build" if s == "plan" else "plan", note="again")
     assert len(queries.history(ctx, limit=0)) == 3
     assert len(queries.history(ctx, limit=2)) == 2
+
+
+@pytest.mark.parametrize("kind", ["check_result", "test_run", "alert"])
+def test_an_id_that_is_no_value_is_refused_with_its_line(
+    seeded: Context, tmp_path, kind: str
+) -> None:
+    """A list where an id belongs is a bad line, not a crash."""
+    import re
+
+    lines = export_text(seeded).splitlines()
+    at = next(i for i, line in enumerate(lines) if f'"type": "{kind}"' in line)
+    field = "metric" if kind == "check_result" else "id"
+    lines[at] = re.sub(rf'"{field}": ("[^"]*"|\d+)', rf'"{field}": [\1]', lines[at], count=1)
+    with open_store(str(tmp_path / "empty.db")) as empty:
+        target = Context(empty, "x")
+        with pytest.raises(InvalidInput, match=f"^f:{at + 1}: {kind} has a bad id"):
+            transfer.import_(target, io.StringIO("\n".join(lines) + "\n"), "f")
+        assert empty.count_models() == 0

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mlops_tui.domain import InvalidInput, NotFound
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import lifecycle, webhooks
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops_tui.domain import AlreadyExists, Conflict, Model, NewEvent, NotFound, Stage
-from mlops_tui.grants import Grant, UngatedWrite
+from mlops_tui.domain import Model, NewEvent, Stage
+from mlops_tui.errors import AlreadyExists, Conflict, NotFound, UngatedWrite
+from mlops_tui.grants import Grant
 from mlops_tui.store import Store, open_store
 from mlops_tui.store.migrations import LATEST
 from tests.conftest import raw_execute
@@ -245,7 +246,7 @@ def test_a_newer_schema_is_refused(db_url: str, store: Store) -> None:
         raw_execute(db_url, f"PRAGMA user_version = {LATEST + 1}")
     else:
         raw_execute(db_url, f"UPDATE mlops_meta SET value = '{LATEST + 1}'")
-    from mlops_tui.domain import StoreUnavailable
+    from mlops_tui.errors import StoreUnavailable
 
     with pytest.raises(StoreUnavailable, match="upgrade mlops-tui"):
         open_store(db_url)

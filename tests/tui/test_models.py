@@ -42,10 +42,10 @@ async def test_s_sorts_and_a_header_click_sorts_by_that_column(demo_db):
         table = app.screen.query_one(ModelTable)
         assert table.names() == sorted(table.names())
         await pilot.press("s")  # next column: stage
-        stages = [r.model.stage.index for r in table._view]
+        stages = [r.model.stage.position for r in table._view]
         assert stages == sorted(stages) and "sorted by stage" in status(app)
         await pilot.press("S")
-        assert [r.model.stage.index for r in table._view] == sorted(stages, reverse=True)
+        assert [r.model.stage.position for r in table._view] == sorted(stages, reverse=True)
         await pilot.click(table, offset=(2, 0))  # the Name header
         assert table.names() == sorted(table.names())
 

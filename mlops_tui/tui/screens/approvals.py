@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from mlops_tui.domain import MlopsError
+from mlops_tui.errors import MlopsError
 from mlops_tui.services.approvals import Approval
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.screens.base import MlopsScreen

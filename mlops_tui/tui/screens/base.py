@@ -11,7 +11,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from mlops_tui.domain import MlopsError, Model, StoreUnavailable
+from mlops_tui.domain import Model
+from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.widgets.shell.banner import Banner
 from mlops_tui.tui.widgets.shell.views import ViewBar

@@ -21,7 +21,7 @@ class BoardScreen(MlopsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("m", "move", "Move"),
-        # issue 6: H, as h is already the vim key for the column on the left
+        # H, as h is already the vim key for the column on the left
         Binding("H", "hand_over", "Hand over"),
         Binding("left,h", "column(-1)", "Left column", show=False),
         Binding("right,l", "column(1)", "Right column", show=False),
@@ -111,7 +111,7 @@ class BoardScreen(MlopsScreen):
     def action_move(self) -> None:
         self.mlops.move_model(self.selected_model)
 
-    def action_hand_over(self) -> None:  # issue 6
+    def action_hand_over(self) -> None:
         self.mlops.hand_over(self.selected_model)
 
     def on_model_card_opened(self, event: ModelCard.Opened) -> None:

@@ -15,7 +15,7 @@ from mlops_tui.tui.screens.job import RUNNING, JobScreen
 __all__ = ["RUNNING", "BuildScreen"]
 
 
-class BuildScreen(JobScreen):
+class BuildScreen(JobScreen[builds.BuildResult]):
     SUB_TITLE = "Build"
     job = "build"
 
@@ -29,8 +29,7 @@ class BuildScreen(JobScreen):
     def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> builds.BuildResult:
         return builds.build(ctx, self.model_name, ref=self.ref, cancel=self.cancel, on_line=on_line)
 
-    def describe(self, result: object) -> tuple[str, str, list[str]]:
-        assert isinstance(result, builds.BuildResult)
+    def describe(self, result: builds.BuildResult) -> tuple[str, str, list[str]]:
         b = result.build
         text = f"{b.model} v{b.version} built from {b.commit[:12]} as {b.image}"
         return text, f"Build #{b.id} succeeded", result.warnings

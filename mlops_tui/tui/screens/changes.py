@@ -14,8 +14,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from mlops_tui.domain import MlopsError
+from mlops_tui.errors import MlopsError
 from mlops_tui.timefmt import ago, local
+from mlops_tui.tui.backend import Changes
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
@@ -54,9 +55,10 @@ class ChangesScreen(ModalScreen[None]):
         except MlopsError as exc:
             app.call_from_thread(app.show_error, exc)
             return
-        app.call_from_thread(self._show, *found)
+        app.call_from_thread(self._show, found)
 
-    def _show(self, model, seen, events) -> None:  # type: ignore[no-untyped-def]
+    def _show(self, changes: Changes) -> None:
+        model, seen, events = changes.model, changes.seen, changes.events
         now = cast("MlopsApp", self.app).now()
         if seen is None:
             summary = Text(f"{model.owner} has never opened {model.name} here: ", style="italic")

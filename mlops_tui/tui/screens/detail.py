@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -12,7 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from mlops_tui.domain import MlopsError, Model, NotFound, StoreUnavailable
+from mlops_tui.domain import Model
+from mlops_tui.errors import MlopsError, NotFound, StoreUnavailable
 from mlops_tui.tui.backend import Detail, Snapshot
 from mlops_tui.tui.colors import STAGE_COLORS
 from mlops_tui.tui.screens.base import MlopsScreen
@@ -21,6 +22,9 @@ from mlops_tui.tui.widgets.detail.health import HealthPanel
 from mlops_tui.tui.widgets.detail.overview import Overview
 from mlops_tui.tui.widgets.detail.timeline import Timeline
 from mlops_tui.tui.widgets.detail.versions import Versions
+
+if TYPE_CHECKING:
+    from mlops_tui.services.monitoring import LoopSummary
 
 HISTORY_LIMIT = 100
 
@@ -99,17 +103,19 @@ class DetailScreen(MlopsScreen):
             self.mlops.call_from_thread(self.mlops.show_error, exc)
         else:
             self.mlops.call_from_thread(self._show, detail)
-            if not self._looked:  # issue 6: the owner has now seen it
+            if not self._looked:  # the owner has now seen it
                 self._looked = True
                 with contextlib.suppress(MlopsError):
                     self.mlops.backend.looked(detail.model)
-            try:  # issue 5: health, sparklines, alerts
+            try:  # health, sparklines, alerts
                 loop = self.mlops.backend.loop_summary(self.model_name)
             except MlopsError:
                 return
-            self.mlops.call_from_thread(self._show_loop, detail.model, loop)
+            # Textual types call_from_thread's callback `Callable[..., T | Awaitable[T]]`, a
+            # union mypy cannot solve for a coroutine function (it infers Awaitable[Never]).
+            self.mlops.call_from_thread(self._show_loop, detail.model, loop)  # type: ignore[arg-type]
 
-    async def _show_loop(self, model: Model, loop) -> None:  # type: ignore[no-untyped-def]
+    async def _show_loop(self, model: Model, loop: LoopSummary) -> None:
         if self.is_attached:
             await self.query_one(HealthPanel).show(model.health, loop)
 
@@ -129,7 +135,7 @@ class DetailScreen(MlopsScreen):
         self.query_one(Overview).show(model)
         self.query_one(Versions).show(model, detail.versions)
         self.query_one(Timeline).show(detail.history, self.mlops.now(), HISTORY_LIMIT)
-        self.query_one(Handoffs).load(model.name)  # issue 6
+        self.query_one(Handoffs).load(model.name)
 
     def action_back(self) -> None:
         self.dismiss()
@@ -148,7 +154,7 @@ class DetailScreen(MlopsScreen):
 
         self.mlops.push_screen(TimeTravelScreen(self.model_name))
 
-    # -- issue 5: test, deploy, rollback --------------------------------------------------
+    # -- test, deploy, rollback -----------------------------------------------------------
     def action_test(self) -> None:
         self.mlops.test_model(self.model)
 
@@ -158,7 +164,7 @@ class DetailScreen(MlopsScreen):
     def action_rollback(self) -> None:
         self.mlops.rollback_model(self.model)
 
-    # -- issue 6: hand over, changes since the owner last looked ------------------------
+    # -- hand over, changes since the owner last looked ---------------------------------
     def action_hand_over(self) -> None:
         self.mlops.hand_over(self.model)
 

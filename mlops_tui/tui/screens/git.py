@@ -4,7 +4,7 @@ key for each operation. Anything that changes a remote asks first."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -12,12 +12,16 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from mlops_tui import timefmt
-from mlops_tui.domain import MlopsError
+from mlops_tui.errors import MlopsError
 from mlops_tui.services import gitops
+from mlops_tui.services.context import Context
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.confirm import ConfirmScreen
 from mlops_tui.tui.screens.prompt import PromptScreen
 from mlops_tui.tui.session import own_context
+
+if TYPE_CHECKING:
+    from mlops_tui.adapters.git_repo import Commit, RepoStatus
 
 
 class GitScreen(MlopsScreen):
@@ -60,7 +64,7 @@ class GitScreen(MlopsScreen):
             return
         self.app.call_from_thread(self._show, state, commits)
 
-    def _show(self, state, commits) -> None:  # type: ignore[no-untyped-def]
+    def _show(self, state: RepoStatus, commits: list[Commit]) -> None:
         branch = state.branch or f"detached HEAD at {(state.head or '?')[:12]}"
         lines = [f"[b]{self.model_name}[/b]  branch [b]{branch}[/b]"]
         if state.upstream:
@@ -80,7 +84,7 @@ class GitScreen(MlopsScreen):
         self.app.notify(exc.message, title=exc.title, severity="error")
 
     @work(thread=True, group="git-write")
-    def _run(self, what: str, action: Callable[..., str]) -> None:
+    def _run(self, what: str, action: Callable[[Context], str]) -> None:
         try:
             with own_context(self.mlops.backend) as ctx:
                 message = action(ctx)
@@ -98,7 +102,7 @@ class GitScreen(MlopsScreen):
         self.app.pop_screen()
 
     def action_pull(self) -> None:
-        def pull(ctx) -> str:  # type: ignore[no-untyped-def]
+        def pull(ctx: Context) -> str:
             after = gitops.pull(ctx, self.model_name)
             return f"now at {after[:12]}" if after else "already up to date"
 
@@ -115,14 +119,14 @@ class GitScreen(MlopsScreen):
         self.app.push_screen(PromptScreen("Commit message", "what changed and why"), got)
 
     def action_tag(self) -> None:
-        def tag(ctx) -> str:  # type: ignore[no-untyped-def]
+        def tag(ctx: Context) -> str:
             name, sha, created = gitops.tag(ctx, self.model_name)
             return f"{'tagged' if created else 'already tagged'} {sha[:12]} as {name}"
 
         self._run("Tag", tag)
 
     def action_push(self) -> None:
-        def push(ctx) -> str:  # type: ignore[no-untyped-def]
+        def push(ctx: Context) -> str:
             remote, tags = gitops.push(ctx, self.model_name)
             return f"pushed the branch and {len(tags)} tag(s) to {remote}"
 

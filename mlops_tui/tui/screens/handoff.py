@@ -6,7 +6,7 @@ through the checklist.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -17,7 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mlops_tui.domain import MlopsError, Model
+from mlops_tui.domain import Handoff, Model, User
+from mlops_tui.errors import MlopsError
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
@@ -30,7 +31,7 @@ class PeopleList(OptionList):
     ]
 
 
-class HandoffScreen(ModalScreen[Any]):
+class HandoffScreen(ModalScreen[Handoff]):
     """Dismissed with the new Handoff, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -78,7 +79,7 @@ class HandoffScreen(ModalScreen[Any]):
             return
         self.mlops.call_from_thread(self._people, people)
 
-    def _people(self, people: list) -> None:
+    def _people(self, people: list[User]) -> None:
         options = self.query_one(PeopleList)
         options.clear_options()
         for user in people:

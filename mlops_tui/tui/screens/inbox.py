@@ -1,8 +1,8 @@
 """Everything waiting for me, one section each. Today: handoffs offered to me (tick the
 checklist with space, accept with `a`, decline with a note with `x`).
 
-A section is a widget in `compose_sections` and a read in `load`; add approvals (issue 8)
-the same way, below the handoffs.
+A section is a widget in `compose_sections` and a read of its own: the handoffs (`load`),
+then the approvals waiting for me below them (`load_approvals`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, SelectionList, Static
 
-from mlops_tui.domain import MlopsError, Model
+from mlops_tui.domain import Handoff, Model
+from mlops_tui.errors import MlopsError
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.screens.approvals import ApprovalsSection
 from mlops_tui.tui.screens.base import MlopsScreen
@@ -29,7 +30,7 @@ from mlops_tui.tui.widgets.team.handoff_table import HandoffTable
 class InboxScreen(ApprovalsSection, MlopsScreen):
     SUB_TITLE = "Inbox"
     VIEW = "inbox"
-    approvals_for_me = True  # issue 8: the versions I may approve or reject
+    approvals_for_me = True  # the versions I may approve or reject
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "accept", "Accept"),
         Binding("x", "decline", "Decline"),
@@ -42,7 +43,7 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.handoffs: list = []
+        self.handoffs: list[Handoff] = []
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="inbox"):
@@ -52,7 +53,7 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         yield Static("Handoffs waiting for you", classes="inbox-section", id="inbox-handoffs-title")
         yield HandoffTable(id="inbox-handoffs")
         yield Checklist(id="inbox-checklist")
-        # issue 8: approvals; a/x on this table approve/reject (its own keys)
+        # approvals: a/x on this table approve/reject (its own keys)
         yield Static("Waiting for approval", classes="inbox-section", id="approvals-title")
         yield PendingApprovals()
 
@@ -60,16 +61,16 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         super().on_mount()
         self.query_one(HandoffTable).focus()
         self.load()
-        self.load_approvals()  # issue 8
+        self.load_approvals()
 
     async def show_snapshot(self, snapshot: Snapshot) -> None:
         self.load()
-        self.load_approvals()  # issue 8
+        self.load_approvals()
 
     def load(self) -> None:
         self.fetch(self.mlops.backend.inbox, self._show, "inbox")
 
-    def _show(self, handoffs: list) -> None:
+    def _show(self, handoffs: list[Handoff]) -> None:
         if not self.is_attached:
             return
         self.handoffs = handoffs
@@ -80,7 +81,7 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         self._show_checklist()
 
     @property
-    def selected(self):  # type: ignore[no-untyped-def]
+    def selected(self) -> Handoff | None:
         table = self.query_one(HandoffTable)
         if not self.handoffs or not 0 <= table.cursor_row < len(self.handoffs):
             return None
@@ -99,7 +100,7 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         self.query_one(Checklist).show(self.selected)
 
     @on(SelectionList.SelectionToggled)
-    def _toggled(self, event: SelectionList.SelectionToggled) -> None:
+    def _toggled(self, event: SelectionList.SelectionToggled[str]) -> None:
         handoff = self.selected
         if handoff is None:
             return

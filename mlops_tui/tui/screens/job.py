@@ -10,24 +10,31 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Log, Static
 
-from mlops_tui.domain import MlopsError
+from mlops_tui.errors import MlopsError
 from mlops_tui.services.context import Context
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.confirm import ConfirmScreen
 from mlops_tui.tui.session import own_context
 
+if TYPE_CHECKING:
+    from mlops_tui.domain import TestRun
+    from mlops_tui.services.deploys import DeployResult
+
 #: cancel switches of jobs still running, set when the app quits
 RUNNING: set[threading.Event] = set()
 
+#: what a job returns when it succeeds
+R = TypeVar("R")
 
-class JobScreen(MlopsScreen):
+
+class JobScreen(MlopsScreen, Generic[R]):
     """Subclasses say what runs (`run_job`) and what its success means (`describe`)."""
 
     SUB_TITLE = "Job"
@@ -62,11 +69,11 @@ class JobScreen(MlopsScreen):
     def starting(self) -> str:
         return f"Running {self.job} of {self.model_name}…"
 
-    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> object:
+    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> R:
         """Do the work (in a thread); returns what `describe` turns into a message."""
         raise NotImplementedError
 
-    def describe(self, result: object) -> tuple[str, str, list[str]]:
+    def describe(self, result: R) -> tuple[str, str, list[str]]:
         """(status line, notification title, warnings) for a job that succeeded."""
         return str(result), self.job.capitalize(), []
 
@@ -91,15 +98,15 @@ class JobScreen(MlopsScreen):
             with own_context(self.mlops.backend) as ctx:
                 result = self.run_job(ctx, lambda line: self._from_thread(self._line, line))
         except MlopsError as exc:
-            self._from_thread(self._finished, None, exc)
+            self._from_thread(self._failed, exc)
         except Exception as exc:  # shown, never a traceback
-            self._from_thread(self._finished, None, MlopsError(f"{type(exc).__name__}: {exc}"))
+            self._from_thread(self._failed, MlopsError(f"{type(exc).__name__}: {exc}"))
         else:
-            self._from_thread(self._finished, result, None)
+            self._from_thread(self._succeeded, result)
         finally:
             RUNNING.discard(self.cancel)
 
-    def _from_thread(self, callback, *args) -> None:  # type: ignore[no-untyped-def]
+    def _from_thread(self, callback: Callable[..., object], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the app has gone
             self.app.call_from_thread(callback, *args)
 
@@ -107,16 +114,21 @@ class JobScreen(MlopsScreen):
         if self.is_attached:
             self.query_one(Log).write_line(line)
 
-    def _finished(self, result: object, error: MlopsError | None) -> None:
+    def _succeeded(self, result: R) -> None:
         self.running = False
-        if error is None:
-            text, title, warnings = self.describe(result)
-            self.app.notify(text, title=title)
-            for warning in warnings:
-                self.app.notify(warning, title=self.job.capitalize(), severity="warning")
-        else:
-            text = f"{error.title}: {error.message}"
-            self.app.notify(error.message, title=error.title, severity="error")
+        text, title, warnings = self.describe(result)
+        self.app.notify(text, title=title)
+        for warning in warnings:
+            self.app.notify(warning, title=self.job.capitalize(), severity="warning")
+        self._finished(text)
+
+    def _failed(self, error: MlopsError) -> None:
+        self.running = False
+        self.app.notify(error.message, title=error.title, severity="error")
+        self._finished(f"{error.title}: {error.message}")
+
+    def _finished(self, text: str) -> None:
+        """The status line says how the job ended; the views show what it changed."""
         if self.is_attached:
             self.query_one("#build-status", Static).update(text)
         self.mlops.poll(force=True)
@@ -185,7 +197,7 @@ class JobScreen(MlopsScreen):
             self._show_match()
 
 
-class TestScreen(JobScreen):
+class TestScreen(JobScreen["TestRun"]):
     """`t` on a model: its candidate's tests, streamed."""
 
     __test__ = False
@@ -195,25 +207,27 @@ class TestScreen(JobScreen):
     def starting(self) -> str:
         return f"Testing {self.model_name}…"
 
-    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> object:
+    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> TestRun:
         from mlops_tui.services import testing
 
         return testing.run(ctx, self.model_name, on_line=on_line, cancel=self.cancel)
 
-    def describe(self, result: object) -> tuple[str, str, list[str]]:
+    def describe(self, result: TestRun) -> tuple[str, str, list[str]]:
         from mlops_tui.services import testing
 
-        return testing.summary(result), f"Test run #{result.id} passed", []  # type: ignore[arg-type, attr-defined]
+        return testing.summary(result), f"Test run #{result.id} passed", []
 
 
-class DeployScreen(JobScreen):
+class DeployScreen(JobScreen["DeployResult"]):
     """`d` (deploy the candidate) and `R` (roll back) on a model, streamed."""
 
     SUB_TITLE = "Deploy"
     job = "deploy"
     cancellable = False
 
-    def __init__(self, name: str, *, rollback_to: int | None = None, rollback: bool = False):
+    def __init__(
+        self, name: str, *, rollback_to: int | None = None, rollback: bool = False
+    ) -> None:
         super().__init__(name)
         self.rollback = rollback
         self.rollback_to = rollback_to
@@ -224,19 +238,19 @@ class DeployScreen(JobScreen):
         verb = "Rolling back" if self.rollback else "Deploying"
         return f"{verb} {self.model_name}…"
 
-    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> object:
+    def run_job(self, ctx: Context, on_line: Callable[[str], None]) -> DeployResult:
         from mlops_tui.services import deploys
 
         if self.rollback:
             return deploys.rollback(ctx, self.model_name, to=self.rollback_to, on_line=on_line)
         return deploys.deploy(ctx, self.model_name, on_line=on_line)
 
-    def describe(self, result: object) -> tuple[str, str, list[str]]:
+    def describe(self, result: DeployResult) -> tuple[str, str, list[str]]:
         from mlops_tui.services import deploys
 
-        d = result.deployment  # type: ignore[attr-defined]
+        d = result.deployment
         return (
             deploys.summary(result),
             f"{self.job.capitalize()} #{d.id} succeeded",
             result.warnings,
-        )  # type: ignore[arg-type, attr-defined]
+        )

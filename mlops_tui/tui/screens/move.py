@@ -18,7 +18,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mlops_tui import domain
-from mlops_tui.domain import STAGES, Conflict, MlopsError, Model, MoveKind, Stage
+from mlops_tui.domain import STAGES, Model, MoveKind, Stage
+from mlops_tui.errors import Conflict, MlopsError
 from mlops_tui.store import Change
 from mlops_tui.tui.colors import STAGE_COLORS
 from mlops_tui.tui.screens.confirm import ConfirmScreen
@@ -92,7 +93,7 @@ class MoveScreen(ModalScreen[Change | None]):
 
     def on_mount(self) -> None:
         stages = self.query_one(StageList)
-        stages.highlighted = self.model.stage.next().index
+        stages.highlighted = self.model.stage.next().position
         stages.focus()
 
     @property
@@ -105,7 +106,7 @@ class MoveScreen(ModalScreen[Change | None]):
         target = self.target
         kind = move_kind(self.model.stage, target) if target else None
         hint = self.query_one("#move-hint", Static)
-        if kind is None:
+        if target is None or kind is None:
             hint.update("")
             return
         text = Text.assemble(

@@ -4,7 +4,7 @@ first), hand it over (h)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -17,6 +17,9 @@ from mlops_tui.timefmt import ago
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.colors import HEALTH_COLORS, health_text
 from mlops_tui.tui.screens.base import MlopsScreen
+
+if TYPE_CHECKING:
+    from mlops_tui.services.oncall import Review
 
 
 class OncallScreen(MlopsScreen):
@@ -35,7 +38,7 @@ class OncallScreen(MlopsScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list = []
+        self.rows: list[Review] = []
 
     def compose_body(self) -> ComposeResult:
         yield Static("On-call review", id="oncall-title")
@@ -68,7 +71,7 @@ class OncallScreen(MlopsScreen):
     def load(self) -> None:
         self.fetch(self.mlops.backend.oncall, self._show, "oncall")
 
-    def _show(self, rows: list) -> None:
+    def _show(self, rows: list[Review]) -> None:
         if not self.is_attached:
             return
         now = self.mlops.now()
@@ -111,7 +114,7 @@ class OncallScreen(MlopsScreen):
         self.query_one("#oncall-title", Static).update(title)
 
     @property
-    def selected(self):  # type: ignore[no-untyped-def]
+    def selected(self) -> Review | None:
         table = self.query_one(DataTable)
         if not self.rows or not 0 <= table.cursor_row < len(self.rows):
             return None

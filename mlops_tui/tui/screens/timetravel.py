@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
-from mlops_tui.domain import MlopsError
+from mlops_tui.errors import MlopsError
 from mlops_tui.services import queries
 from mlops_tui.services.timetravel import ModelAt
 from mlops_tui.timefmt import local

@@ -1,1 +1,1 @@
-"""Widgets for approvals before production (issue 8)."""
+"""Widgets for approvals before production."""

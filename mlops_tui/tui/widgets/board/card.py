@@ -48,7 +48,7 @@ class ModelCard(Static, can_focus=True):
         text.append("\n")
         text.append(model.owner, style="italic")
         if model.owner in getattr(getattr(self.app, "snapshot", None), "left", ()):
-            text.append(" orphaned", style="bold #e8505b")  # issue 6: the owner left
+            text.append(" orphaned", style="bold #e8505b")  # the owner left
         text.append(f"  {version(model.version)}/{version(model.production_version)}")
         text.append("\n")
         text.append_text(health_text(model.health))

@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 
-from mlops_tui.domain import MlopsError
+from mlops_tui.domain import Handoff
+from mlops_tui.errors import MlopsError
 from mlops_tui.tui.widgets.detail.panel import Panel
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 class Handoffs(Panel):
     def __init__(self) -> None:
         super().__init__("Pending handoffs", id="handoffs")
-        self.pending: list = []
+        self.pending: list[Handoff] = []
 
     def on_mount(self) -> None:
         self.update(Text("No pending handoffs", style="dim"))
@@ -32,7 +33,7 @@ class Handoffs(Panel):
             return  # the detail screen reports database problems
         app.call_from_thread(self.show, pending)
 
-    def show(self, pending: list) -> None:
+    def show(self, pending: list[Handoff]) -> None:
         self.pending = pending
         if not pending:
             self.update(Text("No pending handoffs", style="dim"))

@@ -4,13 +4,18 @@ rising line before it crosses critical."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from mlops_tui.domain import Health
+from mlops_tui.domain import Deployment, Health, TestRun
 from mlops_tui.tui.colors import HEALTH_COLORS, health_text
+
+if TYPE_CHECKING:
+    from mlops_tui.services.monitoring import LoopSummary
 
 MAX_POINTS = 40
 
@@ -35,8 +40,8 @@ class HealthPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("no checks yet", style="dim"), id="health-summary")
 
-    async def show(self, health: Health, summary) -> None:  # type: ignore[no-untyped-def]
-        """Rebuild from a monitoring.LoopSummary."""
+    async def show(self, health: Health, summary: LoopSummary) -> None:
+        """Rebuild from the model's loop summary."""
         lines = Text()
         lines.append_text(health_text(health))
         check = summary.last_check
@@ -47,11 +52,10 @@ class HealthPanel(Vertical):
         for alert in summary.alerts:
             lines.append(f"\n✖ alert #{alert.id} {alert.status.value}: ", style="bold red")
             lines.append(alert.detail or alert.metric)
-        if summary.last_test is not None:
-            t = summary.last_test
+        # isinstance, not `is not None`: LoopSummary declares both `object | None`
+        if isinstance(t := summary.last_test, TestRun):
             lines.append(f"\ntests v{t.version}: {t.status.value}", style="dim")
-        if summary.last_deployment is not None:
-            d = summary.last_deployment
+        if isinstance(d := summary.last_deployment, Deployment):
             lines.append(f"\n{d.kind} v{d.version}: {d.status.value}", style="dim")
         self.query_one("#health-summary", Static).update(lines)
         for old in self.query("Sparkline, .metric-label"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -41,7 +42,7 @@ class Moment(Panel):
     def __init__(self) -> None:
         super().__init__("As it was", id="moment")
 
-    def show(self, state: dict[str, Any], now: dict[str, Any], what: str, at: Any) -> None:
+    def show(self, state: dict[str, Any], now: dict[str, Any], what: str, at: datetime) -> None:
         """`state` after the selected event; fields that differ from `now` are marked."""
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)

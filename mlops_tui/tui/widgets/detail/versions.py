@@ -3,7 +3,7 @@ a version is code + data + parameters, so the panel shows all three next to the 
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -42,7 +42,7 @@ class Versions(Panel):
             if inputs:
                 lines.append(Text(f"    {inputs}", style="dim", overflow="ellipsis", no_wrap=True))
         more = len(versions) - SHOWN
-        parts: list[object] = [grid, Text(""), *lines]
+        parts: list[RenderableType] = [grid, Text(""), *lines]
         if more > 0:
             parts.append(Text(f"  and {more} older (mlops model show)", style="dim"))
         self.update(Group(*parts))

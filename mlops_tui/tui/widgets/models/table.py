@@ -43,7 +43,7 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", 0, lambda m: m.name),
-    Column("stage", "Stage", 8, lambda m: (m.stage.index, m.name)),
+    Column("stage", "Stage", 8, lambda m: (m.stage.position, m.name)),
     Column("owner", "Owner", 10, lambda m: (m.owner, m.name)),
     Column("version", "Ver", 5, lambda m: (m.version is None, m.version or 0, m.name)),
     Column(
@@ -310,7 +310,7 @@ class ModelTable(ScrollView, can_focus=True):
         values = {
             "name": (m.name, style),
             "stage": (m.stage.value, style + stage_style(m.stage)),
-            "owner": (  # issue 6: an owner who left makes the model orphaned
+            "owner": (  # an owner who left makes the model orphaned
                 f"{m.owner} (orphaned)" if m.owner in self._left() else m.owner,
                 style,
             ),

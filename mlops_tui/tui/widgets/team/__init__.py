@@ -1,1 +1,1 @@
-"""Widgets of the team's views (issue 6): the inbox's handoffs, their checklists."""
+"""Widgets of the team's views: the inbox's handoffs, their checklists."""

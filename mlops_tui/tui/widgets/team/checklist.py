@@ -8,6 +8,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
+from mlops_tui.domain import Handoff
+
 
 class Checklist(SelectionList[str]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -18,7 +20,7 @@ class Checklist(SelectionList[str]):
     Checklist { height: auto; max-height: 12; border: round $primary-background-lighten-2; }
     """
 
-    def show(self, handoff) -> None:  # type: ignore[no-untyped-def]
+    def show(self, handoff: Handoff | None) -> None:
         """Rebuild from a Handoff, keeping the highlighted item; None empties it."""
         keep = self.highlighted
         self.clear_options()

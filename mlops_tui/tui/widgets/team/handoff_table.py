@@ -7,6 +7,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import DataTable
 
+from mlops_tui.domain import Handoff
 from mlops_tui.timefmt import ago
 
 
@@ -16,7 +17,7 @@ class HandoffTable(DataTable[str | Text]):
         self.zebra_stripes = True
         self.add_columns("Handoff", "Model", "From", "Checked", "Offered", "Note")
 
-    def show(self, handoffs: list, now: datetime) -> None:
+    def show(self, handoffs: list[Handoff], now: datetime) -> None:
         keep = self.cursor_row
         self.clear()
         for h in handoffs:

@@ -1,0 +1,201 @@
+"""What differs between SQLite and PostgreSQL, in one object per backend.
+
+The shared SQL (sql.py and its mixins) asks its dialect for placeholders, value conversion,
+locking and the audit chain's few backend-specific statements, and never asks which backend
+runs. The PostgreSQL dialect lives in postgres.py, so SQLite never imports its driver.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+#: (event id, hash, events appended) of the audit anchor, or None when its row was deleted
+Anchor = tuple[int, str, int] | None
+
+INSERT_EVENT = (
+    "INSERT INTO events (id, at, actor, model, kind, data, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+MOVE_ANCHOR = "UPDATE audit_anchor SET event = ?, hash = ?, events = events + 1 WHERE id = 1"
+# The previous hash, from the anchor (the newest row only when the anchor row is gone), and
+# the next id: past every id the history has held: max(id) for rows written behind the
+# tool's back, the anchor for deleted newest rows, the backend's counter for rolled-back
+# appends. `{counter}` is that counter's expression.
+NEXT_IN_CHAIN = (
+    "SELECT COALESCE((SELECT hash FROM audit_anchor WHERE id = 1), "
+    "(SELECT hash FROM events ORDER BY id DESC LIMIT 1)), {greatest}("
+    "COALESCE((SELECT max(id) FROM events), 0) + 1, "
+    "COALESCE((SELECT event FROM audit_anchor WHERE id = 1), 0) + 1, "
+    "{counter})"
+)
+
+
+def dumps(value: Any) -> str:
+    import json  # not at the top: `mlops status` never writes JSON
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Dialect(ABC):
+    #: "sqlite" or "postgresql"
+    name: str
+    #: reads a model's row and keeps others from changing it until the transaction ends
+    lock_model: str
+    #: the words a migration's SQL leaves to the backend (see migrations.py)
+    ddl: ClassVar[dict[str, str]]
+
+    def sql(self, query: str) -> str:
+        """The query, written with `?` placeholders, in this backend's placeholder style."""
+        return query
+
+    @abstractmethod
+    def time_in(self, value: datetime) -> Any:
+        """An aware datetime as the database stores it."""
+
+    @abstractmethod
+    def time_out(self, value: Any) -> datetime:
+        """A stored time as an aware UTC datetime."""
+
+    @abstractmethod
+    def json_in(self, value: Any) -> Any:
+        """A JSON-ready value as the database stores it."""
+
+    @abstractmethod
+    def json_out(self, value: Any) -> Any:
+        """A stored JSON value as Python data."""
+
+    @abstractmethod
+    def is_unique_violation(self, exc: Exception) -> bool:
+        """Whether `exc` is the database refusing a duplicate key."""
+
+    @abstractmethod
+    def set_schema_version(self, cur: Any, version: int) -> None:
+        """Record, inside the migrating transaction, that the schema is at `version`."""
+
+    @abstractmethod
+    def next_in_chain(self, cur: Any) -> tuple[str | None, int]:
+        """Serialise appenders, then return the previous hash and the next event id."""
+
+    @abstractmethod
+    def append_chain(self, cur: Any, row: tuple[Any, ...]) -> None:
+        """Insert the event row (id, at, actor, model, kind, data, prev_hash, hash) and move
+        the anchor to it. No anchor row (deleted behind the tool's back) stays no row."""
+
+    @abstractmethod
+    def lift_append_only(self, cur: Any) -> None:
+        """Let this transaction update the history (a migration's backfill only)."""
+
+    @abstractmethod
+    def restore_append_only(self, cur: Any) -> None:
+        """Undo lift_append_only."""
+
+    @abstractmethod
+    def search(self, text: str) -> tuple[str, Any]:
+        """A condition on `events` (with its parameter) that holds for the events whose
+        words include every word of `text`."""
+
+    def one_snapshot(self, cur: Any) -> None:
+        """Make every read of this transaction see the same moment, so an append committed
+        between two of them cannot look like a deletion (SQLite's reads already do)."""
+        return None
+
+    def id_high_water(self, cur: Any) -> int | None:
+        """The highest event id the database ever handed out, where that proves something
+        (a witness of deleted newest events); None where it does not."""
+        return None
+
+    def after_load(self, cur: Any) -> None:
+        """Fix up id counters after an import inserted rows with their ids."""
+        return None
+
+    def database_user(self, cur: Any) -> str | None:
+        """The connection's database role, which no variable can spoof (None: no roles)."""
+        return None
+
+
+_SQLITE_TRIGGERS = (
+    """
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
+    """,
+    """
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END
+    """,
+)
+
+
+class SqliteDialect(Dialect):
+    """Times as ISO-8601 text in UTC, JSON as text; BEGIN IMMEDIATE serialises writers, so
+    locks need no statement of their own."""
+
+    name = "sqlite"
+    lock_model = "SELECT name FROM models WHERE name = ?"
+    ddl: ClassVar[dict[str, str]] = {
+        "<ID>": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "<TIME>": "TEXT",
+        "<JSON>": "TEXT",
+        "<BIGINT>": "INTEGER",
+        "<FLOAT>": "REAL",
+        "<WITHOUT ROWID>": " WITHOUT ROWID",
+    }
+    _next = NEXT_IN_CHAIN.format(
+        greatest="max",
+        counter="COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + 1",
+    )
+
+    def time_in(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def time_out(self, value: str) -> datetime:
+        return datetime.fromisoformat(value)
+
+    def json_in(self, value: Any) -> str:
+        return dumps(value)
+
+    def json_out(self, value: str) -> Any:
+        import json  # not at the top: `mlops status` never parses JSON
+
+        return json.loads(value)
+
+    def is_unique_violation(self, exc: Exception) -> bool:
+        import sqlite3  # loaded already by the store that uses this dialect
+
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def set_schema_version(self, cur: Any, version: int) -> None:
+        cur.execute(f"PRAGMA user_version = {int(version)}")
+
+    def next_in_chain(self, cur: Any) -> tuple[str | None, int]:
+        cur.execute(self._next)
+        prev, next_id = cur.fetchone()
+        return prev, int(next_id)
+
+    def append_chain(self, cur: Any, row: tuple[Any, ...]) -> None:
+        cur.execute(INSERT_EVENT, row)
+        cur.execute(MOVE_ANCHOR, (row[0], row[-1]))
+
+    def lift_append_only(self, cur: Any) -> None:
+        cur.execute("DROP TRIGGER events_no_update")
+        cur.execute("DROP TRIGGER events_no_delete")
+
+    def restore_append_only(self, cur: Any) -> None:
+        for statement in _SQLITE_TRIGGERS:
+            cur.execute(statement)
+
+    def search(self, text: str) -> tuple[str, Any]:
+        # Each word quoted, so nothing the user types is read as FTS5 query syntax.
+        words = " ".join('"' + w.replace('"', '""') + '"' for w in text.split())
+        return "id IN (SELECT rowid FROM events_search WHERE events_search MATCH ?)", words
+
+    def id_high_water(self, cur: Any) -> int | None:
+        """SQLite's AUTOINCREMENT counter (PostgreSQL's sequence also moves on a rolled-back
+        append, and so proves nothing)."""
+        cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        found = cur.fetchone()
+        return int(found[0]) if found else 0
+
+
+SQLITE = SqliteDialect()
