@@ -21,6 +21,16 @@ from mlops_tui.store.sql_registry import RegistrySql
 from mlops_tui.store.sql_team import TeamSql
 
 STATUS_COLUMNS = ", ".join(StatusRow._fields)
+#: the JSON types an import may hold in a column of each kind (json: anything)
+_IMPORTED: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "bool": int,
+    "float": (int, float),
+    "text": str,
+    "enum": str,
+    "csv": str,
+    "checklist": str,
+}
 # Columns update_model may change; the rest are set once or derived from the event.
 UPDATABLE = frozenset(MODELS.names) - {
     "name",
@@ -168,16 +178,24 @@ class SqlStore(LoopSql, TeamSql, RegistrySql):
                         yield table.export_as or table.name, self._row_out(table, row)
 
     def _rows_in(self, table: Any, rows: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+        """An import's rows as the columns store them. A value of the wrong JSON type is
+        refused here, whatever the record type, so neither backend stores it (SQLite would
+        keep "abc" in an integer column) or fails on it with a driver error."""
         columns = [table.col(name) for name in table.exported]
         for row in rows:
             out = []
             for c in columns:
                 v = row.get(c.name)
-                if v is not None and c.kind == "time":
-                    try:
-                        v = datetime.fromisoformat(v)
-                    except (TypeError, ValueError):  # a record type the import does not check
-                        raise InvalidInput(f"the import has a bad {c.name}: {v!r}") from None
+                if v is not None:
+                    if c.kind == "time":
+                        try:
+                            v = datetime.fromisoformat(v)
+                        except (TypeError, ValueError):
+                            raise InvalidInput(f"the import has a bad {c.name}: {v!r}") from None
+                    elif not isinstance(v, _IMPORTED.get(c.kind, object)):
+                        raise InvalidInput(f"the import has a bad {c.name}: {v!r}")
+                    elif isinstance(v, bool):  # a JSON true in a number column: store 1
+                        v = int(v)
                 out.append(self._value_in(c, v))
             yield out
 

@@ -156,3 +156,31 @@ def test_an_id_that_is_no_value_is_refused_with_its_line(
         with pytest.raises(InvalidInput, match=f"^f:{at + 1}: {kind} has a bad id"):
             transfer.import_(target, io.StringIO("\n".join(lines) + "\n"), "f")
         assert empty.count_models() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("in_image", '"abc"'), ("passed", '"3"'), ("url", "7"), ("status", "[1]")],
+)
+def test_a_value_of_the_wrong_type_is_refused_on_both_backends(
+    seeded: Context, request: pytest.FixtureRequest, tmp_path, field: str, value: str
+) -> None:
+    """Whatever the record type: SQLite would otherwise keep "abc" in an integer column, and
+    PostgreSQL fail with a driver error."""
+    import re
+
+    from tests.conftest import drop_pg_schema, new_pg_schema
+
+    lines = export_text(seeded).splitlines()
+    at = next(i for i, line in enumerate(lines) if '"type": "test_run"' in line)
+    lines[at] = re.sub(rf'"{field}": ("[^"]*"|\w+)', f'"{field}": {value}', lines[at], count=1)
+    server = request.getfixturevalue("pg_server")
+    schema, pg_url = new_pg_schema(server)
+    try:
+        for url in (str(tmp_path / "empty.db"), pg_url):
+            with open_store(url) as empty:
+                with pytest.raises(InvalidInput, match=f"^f:{at + 1}: .*bad {field}"):
+                    transfer.import_(Context(empty, "x"), io.StringIO("\n".join(lines)), "f")
+                assert empty.count_models() == 0
+    finally:
+        drop_pg_schema(server, schema)
