@@ -106,8 +106,10 @@ def rows(models: int, events: int, *, seed: int = 42, now: datetime | None = Non
 
 
 def seed(store: Store, models: int, events: int, **kw: Any) -> None:
+    from mlops_tui.services import gate
     from mlops_tui.services.audit import check_rows
 
     model_rows, event_rows = rows(models, events, **kw)
     check_rows(event_rows)  # the audit chain's hashes, as the tool would have written them
-    store.load({"model": model_rows, "event": event_rows})
+    with gate.scratch(store):  # a database the benchmark made for itself
+        store.load({"model": model_rows, "event": event_rows})

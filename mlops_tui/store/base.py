@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from mlops_tui.domain import (
     Alert,
@@ -50,6 +50,17 @@ class StatusRow(NamedTuple):
     health: str
     updated_at: datetime
     updated_by: str
+
+
+class Watch(Protocol):
+    """A wait for other people's changes, on a connection of its own."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a change commits or `timeout` seconds pass; True when one did.
+        Raises StoreUnavailable when the connection is lost."""
+
+    def close(self) -> None:
+        """Stop listening and release the connection. Safe to call twice."""
 
 
 class Change(NamedTuple):
@@ -92,6 +103,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
+
+    def watch(self) -> Watch | None:
+        """A Watch on this database's changes, or None where the database cannot tell
+        (SQLite: its readers poll `head`). Raises StoreUnavailable when it cannot connect."""
+        return None
 
     @abstractmethod
     def schema_version(self) -> int:

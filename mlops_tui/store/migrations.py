@@ -530,6 +530,26 @@ def add_history_search(m: Migration) -> None:
     m.postgresql(f"CREATE INDEX events_search ON events USING GIN ({SEARCH_VECTOR})")
 
 
+def add_change_notices(m: Migration) -> None:
+    """PostgreSQL tells listeners (`LISTEN mlops_events`) when events are appended, once per
+    statement, with the schema as the payload, so a TUI shows another person's change as it
+    commits instead of at its next poll. SQLite has no such channel: its readers poll."""
+    m.postgresql(
+        """
+        CREATE OR REPLACE FUNCTION mlops_notify() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('mlops_events', TG_TABLE_SCHEMA);
+            RETURN NULL;
+        END
+        $$ LANGUAGE plpgsql
+        """,
+        """
+        CREATE TRIGGER events_notify AFTER INSERT ON events
+        FOR EACH STATEMENT EXECUTE FUNCTION mlops_notify()
+        """,
+    )
+
+
 #: Every step in order; a database at version N has run the first N.
 STEPS: tuple[Callable[[Migration], None], ...] = (
     create_models_and_history,
@@ -539,6 +559,7 @@ STEPS: tuple[Callable[[Migration], None], ...] = (
     add_registry_extras,
     add_audit_anchor,
     add_history_search,
+    add_change_notices,
 )
 LATEST = len(STEPS)
 

@@ -178,6 +178,42 @@ class PostgresDialect(Dialect):
 POSTGRESQL = PostgresDialect()
 
 
+class ChangeWatch:
+    """LISTEN on a connection of its own (autocommit, so it holds no transaction open)."""
+
+    def __init__(self, url: str, location: str) -> None:
+        self.location = location
+        try:
+            self._conn = psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="mlops-tui watch",
+                options=session_options(url),
+            )
+            found = self._conn.execute("SELECT current_schema()").fetchone()
+            self._schema = found[0] if found else None
+            self._conn.execute("LISTEN mlops_events")
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"cannot listen to PostgreSQL at {location}: {_first_line(exc)}"
+            ) from None
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            for notice in self._conn.notifies(timeout=timeout, stop_after=1):
+                if notice.payload == self._schema:
+                    return True
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"lost the connection to PostgreSQL at {self.location}: {_first_line(exc)}"
+            ) from None
+        return False
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class PostgresStore(SqlStore):
     backend = "postgresql"
     dialect = POSTGRESQL
@@ -210,6 +246,9 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+    def watch(self) -> ChangeWatch:
+        return ChangeWatch(self.url, self.location)
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:

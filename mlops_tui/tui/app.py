@@ -38,6 +38,10 @@ from mlops_tui.tui.screens.move import MoveScreen
 from mlops_tui.tui.screens.oncall import OncallScreen
 from mlops_tui.tui.widgets.shell.views import VIEWS
 
+#: How long the listening thread waits at a time: a bound on how long closing the app waits
+#: for it, not on how fast a change shows (a notice ends the wait at once).
+LISTEN_WAIT_S = 0.5
+
 
 class MlopsApp(App[None]):
     CSS_PATH = "app.tcss"
@@ -78,6 +82,7 @@ class MlopsApp(App[None]):
         self.data_signal: Signal[Snapshot] = Signal(self, "data")
         self.problem_signal: Signal[str | None] = Signal(self, "problem")
         self._poll_gate = threading.Lock()
+        self._stop_listening = threading.Event()
 
     # -- start-up and preferences ----------------------------------------------------
     def on_mount(self) -> None:
@@ -88,11 +93,13 @@ class MlopsApp(App[None]):
         self.switch_mode(self.start_mode)
         self.poll(force=True)
         self.set_interval(self.poll_interval, self.poll)
+        self.listen()
 
     def _remember_theme(self, theme: Theme) -> None:
         prefs.save(theme=theme.name)
 
     def on_unmount(self) -> None:
+        self._stop_listening.set()
         self.backend.close()
 
     # -- live data -------------------------------------------------------------------
@@ -114,6 +121,24 @@ class MlopsApp(App[None]):
             self._from_thread(self._loaded, snapshot)
         finally:
             self._poll_gate.release()
+
+    @work(thread=True, group="listen")
+    def listen(self) -> None:
+        """Poll as soon as anyone's change commits, where the database says so (PostgreSQL's
+        LISTEN/NOTIFY): a teammate's change shows in a moment, not at the next poll. Where
+        it cannot (SQLite), or once the listening connection fails, the poll alone goes on,
+        so nothing is lost but the moment."""
+        watch = self.backend.watch()
+        if watch is None:
+            return
+        try:
+            while not self._stop_listening.is_set():
+                if watch.wait(LISTEN_WAIT_S):
+                    self._from_thread(self.poll)
+        except MlopsError:
+            pass  # the poll shows the outage, and keeps the board current once it is over
+        finally:
+            watch.close()
 
     def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
         with contextlib.suppress(RuntimeError):  # the app is shutting down

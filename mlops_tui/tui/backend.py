@@ -20,6 +20,7 @@ from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.services import lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change, open_store
+from mlops_tui.store.base import Watch
 
 if TYPE_CHECKING:
     # Imported where used, so opening the TUI does not load every service up front.
@@ -263,6 +264,14 @@ class Backend:
             return Changes(model, seen, [(e, queries.describe(e)) for e in events])
 
         return self._call(read)
+
+    def watch(self) -> Watch | None:
+        """A wait for other people's changes on a connection of its own, or None where the
+        database cannot tell (SQLite) or cannot be reached now (the poll will say so)."""
+        try:
+            return self._call(lambda: self.ctx.store.watch())
+        except MlopsError:
+            return None
 
     def close(self) -> None:
         """For good: a poll still in flight must not open a new connection after this."""

@@ -181,6 +181,8 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP TRIGGER events_no_truncate ON events")
         raw_execute(db_url, "DROP FUNCTION mlops_anchor_follows")
         raw_execute(db_url, "DROP INDEX events_search")  # and the later steps
+        raw_execute(db_url, "DROP TRIGGER events_notify ON events")
+        raw_execute(db_url, "DROP FUNCTION mlops_notify")
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from mlops_tui.services import lifecycle
 from mlops_tui.services.context import Context
@@ -81,3 +84,45 @@ async def test_a_database_that_cannot_be_opened_shows_the_banner_not_a_traceback
         await wait_for(pilot, lambda: banner.display, timeout=2.0)
         assert "Database unreachable" in str(banner.render())
         assert app.is_running
+
+
+@pytest.fixture
+def team_on_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A small team in a fresh PostgreSQL schema."""
+    from tests.conftest import drop_pg_schema, new_pg_schema
+
+    server = request.getfixturevalue("pg_server")
+    schema, url = new_pg_schema(server)
+    try:
+        with open_store(url) as store:
+            ctx = Context(store, "alice")
+            for name in ("churn", "fraud", "ltv"):
+                lifecycle.add_model(ctx, name, owner="alice")
+        yield url
+    finally:
+        drop_pg_schema(server, schema)
+
+
+@async_test
+async def test_on_postgresql_a_change_shows_as_it_commits_without_a_poll(team_on_postgres):
+    """LISTEN/NOTIFY: with the poll an hour away, only the notice can bring the change."""
+    app = make_app(team_on_postgres, poll_interval=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.5)  # the listening connection is up
+        with open_store(team_on_postgres) as other:
+            lifecycle.move(Context(other, "teammate"), "fraud", "build")
+        await wait_for(pilot, lambda: "fraud" in names_in(app, "build"), timeout=10.0)
+        assert names_in(app, "plan") == ["churn", "ltv"]
+
+
+@async_test
+async def test_on_sqlite_there_is_no_listener_and_the_poll_does_the_work(demo_db):
+    app = make_app(demo_db, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.backend.watch() is None
+        name = names_in(app, "plan")[0]
+        with open_store(demo_db) as other:
+            lifecycle.move(Context(other, "teammate"), name, "build")
+        await wait_for(pilot, lambda: name in names_in(app, "build"), timeout=5.0)
