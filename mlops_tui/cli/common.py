@@ -29,11 +29,12 @@ def current_settings() -> CliSettings:
     """The settings of the command that is running, found on its Click context.
 
     Every subcommand's context inherits the root's `obj`; a command invoked without the
-    root callback gets the defaults.
+    root callback, or code run outside a command, gets the defaults.
     """
     import click  # not at the top: the fast `mlops status` path never imports Click
 
-    found = click.get_current_context().find_object(CliSettings)
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(CliSettings) if ctx is not None else None
     return found if found is not None else CliSettings()
 
 

@@ -183,18 +183,22 @@ class ChangeWatch:
 
     def __init__(self, url: str, location: str) -> None:
         self.location = location
+        conn = None
         try:
-            self._conn = psycopg.connect(
+            conn = psycopg.connect(
                 url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="mlops-tui watch",
                 options=session_options(url),
             )
-            found = self._conn.execute("SELECT current_schema()").fetchone()
+            found = conn.execute("SELECT current_schema()").fetchone()
             self._schema = found[0] if found else None
-            self._conn.execute("LISTEN mlops_events")
+            conn.execute("LISTEN mlops_events")
+            self._conn = conn
         except psycopg.Error as exc:
+            if conn is not None:
+                conn.close()  # connected, but could not listen: no connection left behind
             raise StoreUnavailable(
                 f"cannot listen to PostgreSQL at {location}: {_first_line(exc)}"
             ) from None

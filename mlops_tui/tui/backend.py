@@ -269,7 +269,10 @@ class Backend:
         """A wait for other people's changes on a connection of its own, or None where the
         database cannot tell (SQLite) or cannot be reached now (the poll will say so)."""
         try:
-            return self._call(lambda: self.ctx.store.watch())
+            with self._lock:
+                store = self.ctx.store
+            # Its own connection: a failure here says nothing of the store the polls use.
+            return store.watch()
         except MlopsError:
             return None
 

@@ -400,3 +400,14 @@ def test_the_board_needs_a_terminal(db: str) -> None:
         assert "the board needs a terminal" in fails(db, *args, code=2)
     result = run(db, "demo", "--models", "3")
     assert result.returncode == 2 and "needs a terminal" in result.stderr
+
+
+def test_a_session_outside_any_command_uses_the_default_settings(tmp_path, monkeypatch) -> None:
+    """Code that opens a session without Click (a script, the fast status path) gets
+    MLOPS_DB, as a command without --db does, rather than a RuntimeError."""
+    from mlops_tui.cli.common import session
+
+    db = str(tmp_path / "scripted.db")
+    monkeypatch.setenv("MLOPS_DB", db)
+    with session(deliver=False) as ctx:
+        assert ctx.store.location == db
