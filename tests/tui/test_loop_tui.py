@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from mlops_tui.domain import AlertStatus
 from mlops_tui.services import builds, lifecycle, monitoring, queries
 from mlops_tui.services.context import Context
@@ -125,3 +127,29 @@ async def test_the_demo_shows_health_and_an_open_alert(demo_db: str) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen))
         await wait_for(pilot, lambda: len(app.screen.alerts) >= 1)
         assert app.screen.alerts[0].metric == "model_drift_score"
+
+
+@async_test
+async def test_health_shows_each_metric_once_when_two_loads_finish_together(
+    demo_db: str,
+) -> None:
+    """Opening a model and a live refresh can land at the same moment; the panel must not
+    draw the same sparkline twice."""
+    app = make_app(demo_db, mode="alerts")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await wait_for(pilot, lambda: len(app.screen.alerts) >= 1)
+        name = app.screen.alerts[0].model
+        app.open_model(name)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await wait_for(pilot, lambda: bool(app.screen.query(HealthPanel)))
+        panel = app.screen.query_one(HealthPanel)
+        await wait_for(pilot, lambda: len(panel.query("Sparkline")) >= 1, timeout=10)
+        model = app.backend.detail(name, limit=1).model
+        summary = app.backend.loop_summary(name)
+        for n in (2, 3, 4):
+            await panel.query("Sparkline, .metric-label").remove()  # as on first opening
+            await asyncio.gather(*(panel.show(model.health, summary) for _ in range(n)))
+            await pilot.pause()
+            assert len(panel.query("Sparkline")) == len(summary.series)
+            assert len(panel.query(".metric-label")) == len(summary.series)

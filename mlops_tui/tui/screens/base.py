@@ -10,6 +10,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
 
 from mlops_tui.domain import Model
 from mlops_tui.errors import MlopsError, StoreUnavailable
@@ -75,6 +76,7 @@ class MlopsScreen(Screen[None]):
             except MlopsError as exc:
                 self.mlops.call_from_thread(self.mlops.show_error, exc)
             else:
-                self.mlops.call_from_thread(show, result)
+                if not get_current_worker().is_cancelled:  # else a newer read shows
+                    self.mlops.call_from_thread(show, result)
 
         self.run_worker(job, thread=True, exclusive=True, group=group)

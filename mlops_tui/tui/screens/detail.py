@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from mlops_tui.domain import Model
 from mlops_tui.errors import MlopsError, NotFound, StoreUnavailable
@@ -111,6 +112,8 @@ class DetailScreen(MlopsScreen):
                 loop = self.mlops.backend.loop_summary(self.model_name)
             except MlopsError:
                 return
+            if get_current_worker().is_cancelled:
+                return  # a newer load replaced this one; its result is the one to show
             # Textual types call_from_thread's callback `Callable[..., T | Awaitable[T]]`, a
             # union mypy cannot solve for a coroutine function (it infers Awaitable[Never]).
             self.mlops.call_from_thread(self._show_loop, detail.model, loop)  # type: ignore[arg-type]

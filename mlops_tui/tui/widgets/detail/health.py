@@ -4,6 +4,7 @@ rising line before it crosses critical."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -36,12 +37,19 @@ class HealthPanel(Vertical):
     def __init__(self) -> None:
         super().__init__(id="health")
         self.border_title = "Health"
+        # Two loads can finish together (opening the screen and a live refresh); without
+        # the lock their removes and mounts interleave and a metric shows twice.
+        self._rebuilding = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no checks yet", style="dim"), id="health-summary")
 
     async def show(self, health: Health, summary: LoopSummary) -> None:
         """Rebuild from the model's loop summary."""
+        async with self._rebuilding:
+            await self._rebuild(health, summary)
+
+    async def _rebuild(self, health: Health, summary: LoopSummary) -> None:
         lines = Text()
         lines.append_text(health_text(health))
         check = summary.last_check
@@ -58,8 +66,8 @@ class HealthPanel(Vertical):
         if isinstance(d := summary.last_deployment, Deployment):
             lines.append(f"\n{d.kind} v{d.version}: {d.status.value}", style="dim")
         self.query_one("#health-summary", Static).update(lines)
-        for old in self.query("Sparkline, .metric-label"):
-            await old.remove()
+        await self.query("Sparkline, .metric-label").remove()
+        rows: list[Static | Sparkline] = []
         for metric, values in summary.series.items():
             values = values[-MAX_POINTS:]
             warn, critical = summary.thresholds.get(metric, (None, None))
@@ -77,7 +85,6 @@ class HealthPanel(Vertical):
                 colour = HEALTH_COLORS[Health.CRITICAL]
             elif warn is not None and top >= warn:
                 colour = HEALTH_COLORS[Health.WARN]
-            await self.mount(Static(label, classes="metric-label"))
-            await self.mount(
-                Sparkline(values, min_color=HEALTH_COLORS[Health.OK], max_color=colour)
-            )
+            rows.append(Static(label, classes="metric-label"))
+            rows.append(Sparkline(values, min_color=HEALTH_COLORS[Health.OK], max_color=colour))
+        await self.mount_all(rows)
