@@ -41,7 +41,6 @@ def rows(models: int, events: int, *, seed: int = 42, now: datetime | None = Non
     per_model = max(events // models, 2)
     model_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
-    next_id = 1
     for i in range(models):
         name = f"{WORDS[i % len(WORDS)]}-{i:05d}"
         owner, backup = rng.sample(PEOPLE, 2)
@@ -70,16 +69,8 @@ def rows(models: int, events: int, *, seed: int = 42, now: datetime | None = Non
             stage = nxt
         for at_, actor, kind, data in evs:
             event_rows.append(
-                {
-                    "id": next_id,
-                    "at": at_.isoformat(),
-                    "actor": actor,
-                    "model": name,
-                    "kind": kind,
-                    "data": data,
-                }
+                {"at": at_, "actor": actor, "model": name, "kind": kind, "data": data}
             )
-            next_id += 1
         version = rng.randint(1, 40) if stage else None
         model_rows.append(
             {
@@ -102,14 +93,20 @@ def rows(models: int, events: int, *, seed: int = 42, now: datetime | None = Non
                 "revision": len(evs),
             }
         )
+    # Ids in the order the tool appends them: by time, models interleaved.
+    event_rows.sort(key=lambda r: r["at"])
+    for i, row in enumerate(event_rows, start=1):
+        row["id"], row["at"] = i, row["at"].isoformat()
     return model_rows, event_rows
 
 
 def seed(store: Store, models: int, events: int, **kw: Any) -> None:
-    from mlops_tui.services import gate
+    from mlops_tui.services import checkpoints, gate
     from mlops_tui.services.audit import check_rows
+    from mlops_tui.services.context import Context
 
     model_rows, event_rows = rows(models, events, **kw)
     check_rows(event_rows)  # the audit chain's hashes, as the tool would have written them
     with gate.scratch(store):  # a database the benchmark made for itself
         store.load({"model": model_rows, "event": event_rows})
+    checkpoints.keep(Context(store, "bench"))  # as an import makes them

@@ -15,12 +15,14 @@ class FastStatus(TypedDict):
     name: str | None
     stage: str | None
     owner: str | None
+    at: str | None
     as_json: bool
 
 
 def fast_status_args(argv: list[str]) -> FastStatus | None:
     """The arguments of a plain `mlops [--db URL] status [NAME] [--stage S] [--owner U]
-    [--json]`, or None for anything else (help, typos, other commands), which Typer handles.
+    [--at WHEN] [--json]`, or None for anything else (help, typos, other commands), which
+    Typer handles.
 
     `mlops status` sits in shell prompts; skipping Typer's import saves a third of its time.
     A test runs both paths over the same arguments and compares their output.
@@ -36,6 +38,7 @@ def fast_status_args(argv: list[str]) -> FastStatus | None:
         "name": None,
         "stage": None,
         "owner": None,
+        "at": None,
         "as_json": False,
     }
     rest = args[1:]
@@ -43,8 +46,10 @@ def fast_status_args(argv: list[str]) -> FastStatus | None:
         arg = rest.pop(0)
         if arg == "--json" and not found["as_json"]:
             found["as_json"] = True
-        elif arg in ("--stage", "--owner"):
-            key: Literal["stage", "owner"] = "stage" if arg == "--stage" else "owner"
+        elif arg in ("--stage", "--owner", "--at"):
+            key: Literal["stage", "owner", "at"] = (
+                "stage" if arg == "--stage" else ("owner" if arg == "--owner" else "at")
+            )
             if not rest or found[key] is not None or rest[0].startswith("-"):
                 return None
             found[key] = rest.pop(0)
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
                 stage=fast["stage"],
                 owner=fast["owner"],
                 as_json=fast["as_json"],
+                at=fast["at"],
                 settings=CliSettings(db=fast["db"]),
             )
             sys.stdout.flush()

@@ -213,7 +213,9 @@ def writes(action: str, *, model: str | None = None) -> Callable[[Callable[P, T]
                     target = args[position]
             grant = admit(ctx, action, target if isinstance(target, str) else None)
             with ctx.store.acting(grant):
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+            _after_write(ctx)
+            return result
 
         use_case.__dict__["action"] = action  # read by the permission matrix
         return use_case
@@ -227,6 +229,16 @@ def acting(ctx: Context, action: str, target: str | None = None) -> Iterator[Gra
     grant = admit(ctx, action, target)
     with ctx.store.acting(grant):
         yield grant
+    _after_write(ctx)
+
+
+def _after_write(ctx: Context) -> None:
+    """Once the outermost use case has committed: keep time travel's checkpoints current
+    (a cheap look at how far behind they are; rarely, a new one in its own transaction)."""
+    if ctx.store.grants.current is None:
+        from mlops_tui.services import checkpoints
+
+        checkpoints.keep(ctx)
 
 
 @contextmanager

@@ -1,8 +1,8 @@
 """Rebuild models' state from the history alone.
 
 The history is the source of truth: replaying it must give the stored state. Tests use this
-to prove no change was lost or doubled, and `status --at` will use it to answer what a model
-looked like at any past moment.
+to prove no change was lost or doubled, and `status --at` uses it to answer what a model
+looked like at any past moment (from a checkpoint on: `services.checkpoints`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,35 @@ from mlops_tui.domain import (
     ROLE_SET,
     Event,
 )
+
+#: the kinds `apply` reads; other events never change what status shows
+REPLAYED_KINDS = (
+    MODEL_CREATED,
+    MODEL_MOVED,
+    ROLE_SET,
+    BUILD_FINISHED,
+    "deploy.finished",
+    "check.ran",
+    "model.edited",
+)
+#: a model's replayed state, field by field (a checkpoint keeps it in this order)
+FIELDS = (
+    "stage",
+    "owner",
+    "backup",
+    "oncall",
+    "iteration",
+    "version",
+    "production_version",
+    "previous_production",
+    "deployed_at",
+    "health",
+    "created_at",
+    "updated_by",
+    "updated_at",
+)
+#: the state's times, kept as ISO text in a checkpoint
+TIMES = ("deployed_at", "created_at", "updated_at")
 
 
 def replay(events: Iterable[Event]) -> dict[str, dict[str, Any]]:

@@ -13,20 +13,10 @@ from typing import Any
 from mlops_tui import domain
 from mlops_tui.domain import Event, Model, Stage
 from mlops_tui.errors import MlopsError, NotFound
+from mlops_tui.services import checkpoints
 from mlops_tui.services.context import Context
-from mlops_tui.services.replay import apply, replay
+from mlops_tui.services.replay import REPLAYED_KINDS, apply, replay
 from mlops_tui.store import StatusRow
-
-#: the kinds replay reads; other events never change what status shows
-REPLAYED_KINDS = (
-    domain.MODEL_CREATED,
-    domain.MODEL_MOVED,
-    domain.ROLE_SET,
-    domain.BUILD_FINISHED,
-    "deploy.finished",
-    "check.ran",
-    "model.edited",
-)
 
 
 @dataclass(frozen=True)
@@ -110,10 +100,11 @@ def status_at(
 
     For one model that did not exist yet, raises NotFound saying when it was created.
     """
-    if name is not None:
+    if name is None:
+        state = checkpoints.state_at(ctx, at)
+    else:
         name = domain.validate_model_name(name)
-    events = ctx.store.replay_events(model=name, until=at, kinds=REPLAYED_KINDS)
-    state = replay(events)
+        state = replay(ctx.store.replay_events(model=name, until=at, kinds=REPLAYED_KINDS))
     if name is not None and name not in state:
         created = ctx.store.replay_events(model=name, kinds=(domain.MODEL_CREATED,), limit=1)
         if not created:

@@ -3,9 +3,17 @@ pays for the PostgreSQL driver."""
 
 from __future__ import annotations
 
-from mlops_tui.store.base import Change, StatusRow, Store
+from mlops_tui.store.base import Change, Checkpoint, StatusRow, Store
 
-__all__ = ["Change", "StatusRow", "Store", "is_postgres_url", "open_store", "sqlite_path"]
+__all__ = [
+    "Change",
+    "Checkpoint",
+    "StatusRow",
+    "Store",
+    "is_postgres_url",
+    "open_store",
+    "sqlite_path",
+]
 
 
 def is_postgres_url(url: str) -> bool:

@@ -52,6 +52,17 @@ class StatusRow(NamedTuple):
     updated_by: str
 
 
+class Checkpoint(NamedTuple):
+    """Every model's replayed state after event `upto`, in the service's own bytes."""
+
+    upto: int
+    #: the latest time among the events folded in (None: there were none)
+    max_at: datetime | None
+    #: how many models the state holds
+    models: int
+    state: bytes
+
+
 class Watch(Protocol):
     """A wait for other people's changes, on a connection of its own."""
 
@@ -553,6 +564,21 @@ class Store(ABC):
     ) -> list[Event]:
         """Events OLDEST first, by model, kinds, `until` (at <= until), `upto` (id <=),
         `after` (id >) and `limit`: what time travel replays."""
+
+    @abstractmethod
+    def checkpoint(self, replay: int, until: datetime | None = None) -> Checkpoint | None:
+        """The newest checkpoint of format `replay` whose events all lie at or before
+        `until` (the newest of all when None), or None."""
+
+    @abstractmethod
+    def checkpoint_lag(self, replay: int) -> tuple[int, int, int]:
+        """(the newest event's id, the newest checkpoint's `upto` and `models`; 0 and 0
+        when there is none), cheaply: asked after every write."""
+
+    @abstractmethod
+    def add_checkpoint(self, replay: int, checkpoint: Checkpoint) -> None:
+        """Keep `checkpoint` (bookkeeping: no event). One already kept at the same event,
+        by a concurrent writer, is left as it is."""
 
     @abstractmethod
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:

@@ -139,6 +139,7 @@ class SqliteDialect(Dialect):
         "<JSON>": "TEXT",
         "<BIGINT>": "INTEGER",
         "<FLOAT>": "REAL",
+        "<BYTES>": "BLOB",
         "<WITHOUT ROWID>": " WITHOUT ROWID",
     }
     _next = NEXT_IN_CHAIN.format(

@@ -550,6 +550,25 @@ def add_change_notices(m: Migration) -> None:
     )
 
 
+def add_checkpoints(m: Migration) -> None:
+    """Checkpoints of the replayed state, so `status --at` replays only the events after
+    the newest one that lies wholly before the moment asked for. `max_at` is the latest
+    time among the events folded in (the history's times need not rise with its ids), and
+    the state is the service's own bytes: the store keeps them, never reads into them."""
+    m.run(
+        """
+        CREATE TABLE checkpoints (
+            upto <BIGINT> NOT NULL,
+            replay INTEGER NOT NULL,
+            max_at <TIME>,
+            models INTEGER NOT NULL,
+            state <BYTES> NOT NULL,
+            PRIMARY KEY (replay, upto)
+        )
+        """
+    )
+
+
 #: Every step in order; a database at version N has run the first N.
 STEPS: tuple[Callable[[Migration], None], ...] = (
     create_models_and_history,
@@ -560,6 +579,7 @@ STEPS: tuple[Callable[[Migration], None], ...] = (
     add_audit_anchor,
     add_history_search,
     add_change_notices,
+    add_checkpoints,
 )
 LATEST = len(STEPS)
 

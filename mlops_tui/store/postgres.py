@@ -105,6 +105,7 @@ class PostgresDialect(Dialect):
         "<JSON>": "JSONB",
         "<BIGINT>": "BIGINT",
         "<FLOAT>": "DOUBLE PRECISION",
+        "<BYTES>": "BYTEA",
         "<WITHOUT ROWID>": "",
     }
     _next = NEXT_IN_CHAIN.format(

@@ -40,7 +40,7 @@ from mlops_tui.domain import (
 )
 
 #: How a value is stored and read back: "text", "int", "float", "bool", "time", "json",
-#: "enum", "csv" (a tuple of names) or "checklist". `time` and `json` are the dialect's
+#: "enum", "csv" (a tuple of names), "checklist" or "bytes". `time` and `json` are the dialect's
 #: business; the rest convert the same way on both backends.
 ColType = str
 R = TypeVar("R")
@@ -132,6 +132,7 @@ class Table(Generic[R]):
             "json": json_out,
             "csv": _csv,
             "checklist": _checklist,
+            "bytes": bytes,
         }
         cols = [c for c in self.columns if c.attr != ""]
         steps = [
@@ -469,6 +470,19 @@ ANCHOR: Table[Any] = Table(
     "audit_anchor",
     (Col("id", "int"), Col("event", "int"), Col("hash"), Col("events", "int")),
 )
+#: Time travel's shortcut: every model's replayed state after event `upto` (`replay` is the
+#: format of that state). Derived from the history, so never exported: rebuilt after an import.
+CHECKPOINTS: Table[Any] = Table(
+    "checkpoints",
+    (
+        Col("upto", "int"),
+        Col("replay", "int"),
+        Col("max_at", "time"),
+        Col("models", "int"),
+        Col("state", "bytes"),
+    ),
+    order="upto",
+)
 #: PostgreSQL only: SQLite keeps the schema version in its header (PRAGMA user_version)
 META: Table[Any] = Table("mlops_meta", (Col("key"), Col("value")))
 
@@ -494,6 +508,7 @@ TABLES: tuple[Table[Any], ...] = (
     LINKS,
     VIEWS,
     ANCHOR,
+    CHECKPOINTS,
     EVENTS,
 )
 EXPORTED = tuple(t for t in TABLES if t.export_as is not None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_tui.domain import Attempt, Delivery, Event, NewEvent, Webhook
 from mlops_tui.errors import NotFound
+from mlops_tui.store.base import Checkpoint
 from mlops_tui.store.core import SqlCore
 from mlops_tui.store.schema import ATTEMPTS, DELIVERIES, EVENTS, WEBHOOKS
 
@@ -57,6 +58,44 @@ class RegistrySql(SqlCore):
             cur.execute(self.dialect.sql(query), params)
             rows = cur.fetchall()
         return [self._event(r) for r in rows]
+
+    def checkpoint(self, replay: int, until: datetime | None = None) -> Checkpoint | None:
+        query = "SELECT upto, max_at, models, state FROM checkpoints WHERE replay = ?"
+        params: list[Any] = [replay]
+        if until is not None:  # max_at never falls as upto rises: the newest that fits
+            query += " AND (max_at IS NULL OR max_at <= ?)"
+            params.append(self.dialect.time_in(until))
+        with self._read() as cur:
+            cur.execute(self.dialect.sql(query + " ORDER BY upto DESC LIMIT 1"), params)
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return Checkpoint(int(row[0]), self._opt_time(row[1]), int(row[2]), bytes(row[3]))
+
+    def checkpoint_lag(self, replay: int) -> tuple[int, int, int]:
+        with self._read() as cur:
+            cur.execute(
+                self.dialect.sql(
+                    "SELECT (SELECT COALESCE(max(id), 0) FROM events), upto, models "
+                    "FROM (SELECT 1 AS one) AS here LEFT JOIN (SELECT upto, models "
+                    "FROM checkpoints WHERE replay = ? ORDER BY upto DESC LIMIT 1) AS newest "
+                    "ON TRUE"
+                ),
+                (replay,),
+            )
+            head, upto, models = cur.fetchone()
+        return int(head), int(upto or 0), int(models or 0)
+
+    def add_checkpoint(self, replay: int, checkpoint: Checkpoint) -> None:
+        at = None if checkpoint.max_at is None else self.dialect.time_in(checkpoint.max_at)
+        with self._write() as cur:
+            cur.execute(
+                self.dialect.sql(
+                    "INSERT INTO checkpoints (upto, replay, max_at, models, state) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (replay, upto) DO NOTHING"
+                ),
+                (checkpoint.upto, replay, at, checkpoint.models, checkpoint.state),
+            )
 
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         ids = sorted(set(ids))

@@ -315,6 +315,10 @@ PATHS = (
         ["status", "--owner", "bob", "--json"],
         ["status", "ghost"],
         ["status", "--stage", "prod"],
+        ["status", "--at", "1h"],
+        ["status", "--at", "2020-01-01"],
+        ["status", "churn", "--at", "1h", "--json"],
+        ["status", "--at", "yesterday-ish"],
     ],
 )
 def test_the_fast_status_path_prints_what_typer_prints(db: str, args: list[str]) -> None:
@@ -341,6 +345,8 @@ def test_the_fast_status_path_prints_what_typer_prints(db: str, args: list[str])
         ["status", "--stage"],
         ["status", "--json", "--json"],
         ["status", "--stage", "--json"],
+        ["status", "--at"],
+        ["status", "--at", "1h", "--at", "2h"],
         ["status", "--verbose"],
         ["model", "list"],
         [],

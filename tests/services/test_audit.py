@@ -183,11 +183,13 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP INDEX events_search")  # and the later steps
         raw_execute(db_url, "DROP TRIGGER events_notify ON events")
         raw_execute(db_url, "DROP FUNCTION mlops_notify")
+        raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")
         raw_execute(db_url, "DROP TRIGGER events_search_add")  # and the later steps
         raw_execute(db_url, "DROP TABLE events_search")
+        raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "PRAGMA user_version = 5")
     with open_store(db_url) as upgraded:
         assert upgraded.schema_version() == migrations.LATEST
