@@ -39,7 +39,9 @@ def current_settings() -> CliSettings:
 
 
 @contextmanager
-def session(settings: CliSettings | None = None, *, deliver: bool = True) -> Iterator[Context]:
+def session(
+    settings: CliSettings | None = None, *, deliver: bool = True, read_only: bool = False
+) -> Iterator[Context]:
     """A Context on the configured database, closed when the command ends.
 
     `settings` defaults to the running command's (`current_settings()`); code that runs
@@ -47,13 +49,14 @@ def session(settings: CliSettings | None = None, *, deliver: bool = True) -> Ite
 
     When the command wrote something (the history's head moved) and `deliver` is on, due
     webhook deliveries go out for at most a second first; `mlops status` turns this off so
-    that a shell prompt never waits for a receiver.
+    that a shell prompt never waits for a receiver. `read_only`: the command never writes,
+    so the store may be the lean PostgreSQL reader.
     """
     from mlops_tui.store import open_store
 
     if settings is None:
         settings = current_settings()
-    store = open_store(config.database_url(settings.db))
+    store = open_store(config.database_url(settings.db), read_only=read_only)
     from mlops_tui.services.team import resolve_actor  # honours identity = "database"
 
     ctx = Context(store, resolve_actor(store, config.current_actor()))

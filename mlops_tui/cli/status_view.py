@@ -49,7 +49,7 @@ def show_status(
     stage_filter = stage_option(stage)
     if at is not None:
         return _show_at(name, timefmt.parse_when(at), stage_filter, owner, as_json, settings)
-    with session(settings, deliver=False) as ctx:
+    with session(settings, deliver=False, read_only=True) as ctx:
         if name is not None:
             m = queries.model(ctx, name)
             rows = [
@@ -94,7 +94,7 @@ def _show_at(
     from mlops_tui import timefmt
     from mlops_tui.services import timetravel
 
-    with session(settings, deliver=False) as ctx:
+    with session(settings, deliver=False, read_only=True) as ctx:
         rows = timetravel.status_at(ctx, when, name=name, stage=stage_filter, owner=owner)
         left = timetravel.inactive_at(ctx, when) if rows else set()
         if not rows and not as_json:

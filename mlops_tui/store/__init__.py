@@ -32,12 +32,20 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, read_only: bool = False) -> Store:
     """Connect to `url` and, unless told not to, bring its schema up to date.
 
+    `read_only`: the caller only reads (`mlops status`), so on PostgreSQL a lean reader
+    without psycopg may serve it; it falls back to the full store for anything unusual.
     Raises StoreUnavailable when the database cannot be reached or is too new.
     """
     store: Store
+    if is_postgres_url(url) and read_only:
+        from mlops_tui.store.pg_reader import open_reader
+
+        reader = open_reader(url)
+        if reader is not None:
+            return reader
     if is_postgres_url(url):
         from mlops_tui.store.postgres import PostgresStore
 

@@ -140,7 +140,7 @@ def test_a_database_from_before_the_chain_is_hashed_on_upgrade(request, tmp_path
         server = request.getfixturevalue("pg_server")
         schema, url = new_pg_schema(server)
         cleanup = (server, schema)
-        from mlops_tui.store.postgres import POSTGRESQL
+        from mlops_tui.store.dialect import POSTGRESQL
 
         with psycopg.connect(url, autocommit=True) as pg:
             migrations.upgrade(pg.cursor(), POSTGRESQL, 0, target=2)
