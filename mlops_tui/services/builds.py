@@ -7,10 +7,8 @@ same inputs always mean the same version number.
 
 from __future__ import annotations
 
-import collections
 import json
 import os
-import socket
 import threading
 import tomllib
 from collections.abc import Callable
@@ -29,17 +27,12 @@ from mlops_tui.domain import (
 )
 from mlops_tui.errors import (
     BuildCancelled,
-    BuildFailed,
     ConfigError,
-    Conflict,
-    EngineError,
     InvalidInput,
 )
-from mlops_tui.services import gate, loopcfg
+from mlops_tui.services import gate, runs
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
-
-LOG_TAIL = 200
 
 
 @dataclass
@@ -66,34 +59,12 @@ def _params(repo: Any, sha: str, cfg: modelconfig.ModelConfig) -> dict[str, Any]
     return data
 
 
-def reap_interrupted(ctx: Context, model: str) -> list[Build]:
-    """Mark as interrupted this machine's running builds of `model` whose process is gone:
-    part of a write use case on the model, under its grant (listing never writes)."""
-    reaped = []
-    for b in ctx.store.builds(model=model, status=BuildStatus.RUNNING):
-        if loopcfg.alive(b):
-            continue
-        try:
-            done, _ = ctx.store.finish_build(
-                b.id,
-                status=BuildStatus.INTERRUPTED,
-                at=ctx.clock(),
-                error="the process running this build died",
-                log_tail=b.log_tail,
-                event=ctx.event(BUILD_FINISHED, b.model),
-            )
-        except Conflict:
-            continue  # someone else reaped it first
-        reaped.append(done)
-    return reaped
-
-
 def builds(ctx: Context, model: str | None = None, limit: int = 20) -> list[Build]:
     """Recent builds, newest first; one whose process died shows as interrupted (the
     record says so once someone next builds the model)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [loopcfg.as_seen(b) for b in ctx.store.builds(model=model, limit=limit)]
+    return [runs.as_seen(b) for b in ctx.store.builds(model=model, limit=limit)]
 
 
 @gate.writes("build", model="name")
@@ -142,8 +113,9 @@ def build(
     # Read before anything is recorded: a context whose symlinks leave it is refused here.
     context = repo.archive(sha, cfg.context)
     inputs = domain.inputs_key(sha, cfg.data_ref, params)
-    reap_interrupted(ctx, name)
+    runs.reap_interrupted(ctx, runs.BUILDS, name)
     engine = engine or DockerEngine()
+    host, pid = runs.here()
     started = ctx.store.start_build(
         model=name,
         inputs=inputs,
@@ -151,8 +123,8 @@ def build(
         ref=ref,
         actor=ctx.actor,
         at=ctx.clock(),
-        host=socket.gethostname(),
-        pid=os.getpid(),
+        host=host,
+        pid=pid,
         event=ctx.event(BUILD_STARTED, name, ref=ref, commit=sha),
     )
     tag = f"{cfg.image or name}:v{started.version}"
@@ -168,7 +140,7 @@ def build(
         "io.mlops-tui.inputs": inputs,
         "io.mlops-tui.data-ref": cfg.data_ref or "",
     }
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    log = runs.Log(on_line)
 
     def finish(status: BuildStatus, error: str | None = None, **kw: Any) -> tuple[Build, Change]:
         return ctx.store.finish_build(
@@ -176,42 +148,28 @@ def build(
             status=status,
             at=ctx.clock(),
             error=error,
-            log_tail="\n".join(tail),
+            log_tail=log.tail,
             event=ctx.event(BUILD_FINISHED, name, **({"error": error} if error else {})),
             **kw,
         )
 
-    try:
-        lines = engine.build(
-            context,
-            tag=tag,
-            dockerfile=dockerfile,
-            labels=labels,
-            build_args=cfg.build_args,
-            target=cfg.target,
-            cancel=cancel,
+    with runs.recorded(
+        finish,
+        failed=BuildStatus.FAILED,
+        cancelled=BuildStatus.CANCELLED,
+        cancels=(BuildCancelled,),
+    ):
+        built = log.follow(
+            engine.build(
+                context,
+                tag=tag,
+                dockerfile=dockerfile,
+                labels=labels,
+                build_args=cfg.build_args,
+                target=cfg.target,
+                cancel=cancel,
+            )
         )
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration as stop:
-                built = stop.value
-                break
-            tail.append(line)
-            if on_line is not None:
-                on_line(line)
-    except BuildCancelled as exc:
-        finish(BuildStatus.CANCELLED, exc.message)
-        raise
-    except KeyboardInterrupt:
-        finish(BuildStatus.CANCELLED, "interrupted from the keyboard")
-        raise
-    except (BuildFailed, EngineError) as exc:
-        finish(BuildStatus.FAILED, exc.message)
-        raise
-    except BaseException as exc:
-        finish(BuildStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        raise
     version = Version(
         model=name,
         number=started.version,
@@ -248,7 +206,7 @@ def record(
         raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
     inputs = domain.inputs_key(sha, None, {})
     gate.check(ctx, ctx.store.get_model(name))
-    reap_interrupted(ctx, name)
+    runs.reap_interrupted(ctx, runs.BUILDS, name)
     started = ctx.store.start_build(
         model=name,
         inputs=inputs,

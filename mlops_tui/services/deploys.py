@@ -10,8 +10,6 @@ old one started again, so the previous version keeps serving.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import re
 import subprocess
 import threading
@@ -33,21 +31,16 @@ from mlops_tui.domain import (
 )
 from mlops_tui.errors import (
     ApprovalMissing,
-    Conflict,
     DeployFailed,
     EngineError,
     InvalidInput,
     MlopsError,
     MoveRefused,
 )
-from mlops_tui.services import (
-    gate,
-    loopcfg,
-)
+from mlops_tui.services import gate, loopcfg, runs
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
 
-LOG_TAIL = 200
 CUSTOM_TIMEOUT = 600.0
 # How long a container without any health check must keep running to count as up.
 NO_CHECK_GRACE = 2.0
@@ -64,32 +57,12 @@ def container_name(model: str) -> str:
     return f"mlops-{model}"
 
 
-def reap_interrupted(ctx: Context, model: str) -> list[Deployment]:
-    """Mark as interrupted this machine's running deployments of `model` whose process is
-    gone: part of a write use case on the model, under its grant (listing never writes)."""
-    reaped = []
-    for dep in ctx.store.deployments(model, status=RunStatus.RUNNING, limit=None):
-        if loopcfg.alive(dep):
-            continue
-        with contextlib.suppress(Conflict):
-            done, _ = ctx.store.finish_deployment(
-                dep.id,
-                status=RunStatus.INTERRUPTED,
-                at=ctx.clock(),
-                error="the process running this deployment died",
-                log_tail=dep.log_tail,
-                event=ctx.event(DEPLOY_FINISHED, dep.model),
-            )
-            reaped.append(done)
-    return reaped
-
-
 def deployments(ctx: Context, model: str | None = None, limit: int = 20) -> list[Deployment]:
     """Deployments and rollbacks, newest first (one whose process died reads as
     interrupted)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [loopcfg.as_seen(d) for d in ctx.store.deployments(model, limit=limit)]
+    return [runs.as_seen(d) for d in ctx.store.deployments(model, limit=limit)]
 
 
 def _fill(argv: list[str], image: str, version: int, model: str) -> list[str]:
@@ -98,17 +71,12 @@ def _fill(argv: list[str], image: str, version: int, model: str) -> list[str]:
     return [re.sub(r"\{(image|version|model)\}", lambda m: values[m.group(1)], a) for a in argv]
 
 
-class _Run:
+class _Run(runs.Log):
     """One deployment attempt: its log, and how it ends."""
 
     def __init__(self, ctx: Context, dep: Deployment, on_line: Callable[[str], None] | None):
-        self.ctx, self.dep, self.on_line = ctx, dep, on_line
-        self.tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
-
-    def say(self, line: str) -> None:
-        self.tail.append(line)
-        if self.on_line is not None:
-            self.on_line(line)
+        super().__init__(on_line)
+        self.ctx, self.dep = ctx, dep
 
     def finish(
         self,
@@ -124,7 +92,7 @@ class _Run:
             status=status,
             at=self.ctx.clock(),
             error=error,
-            log_tail="\n".join(self.tail),
+            log_tail=self.tail,
             rolled_back=rolled_back,
             stale_at=stale_at,
             event=self.ctx.event(DEPLOY_FINISHED, self.dep.model, **extra),
@@ -296,8 +264,8 @@ def _deploy(
             from mlops_tui.adapters.docker_engine import DockerEngine
 
             engine = DockerEngine()  # unreachable: one clear error, nothing recorded
-    host, pid = loopcfg.here()
-    reap_interrupted(ctx, model.name)
+    host, pid = runs.here()
+    runs.reap_interrupted(ctx, runs.DEPLOYMENTS, model.name)
     dep = ctx.store.start_deployment(
         model=model.name,
         version=v.number,
@@ -313,20 +281,11 @@ def _deploy(
     )
     run = _Run(ctx, dep, on_line)
     rolled_back = False
-    try:
+    with runs.recorded(run.finish, failed=RunStatus.FAILED, cancelled=RunStatus.CANCELLED):
         if custom:
             why = _command(run, model.name, v, cfg)
         else:
             why, rolled_back = _container(run, engine, model.name, v, cfg)
-    except KeyboardInterrupt:
-        run.finish(RunStatus.CANCELLED, "interrupted from the keyboard")
-        raise
-    except MlopsError as exc:
-        run.finish(RunStatus.FAILED, exc.message)
-        raise
-    except BaseException as exc:
-        run.finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        raise
     if why:
         run.finish(RunStatus.FAILED, why, rolled_back=rolled_back)
         serving = (
@@ -469,7 +428,7 @@ def record(
     from mlops_tui.services import approvals
 
     # A deployment made elsewhere is still production: the same approvals stand before it.
-    reap_interrupted(ctx, name)
+    runs.reap_interrupted(ctx, runs.DEPLOYMENTS, name)
     if not failed:
         approvals.request(ctx, name, v.number)
     if not failed and (why := approvals.missing(ctx, model, v.number)):

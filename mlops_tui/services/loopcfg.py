@@ -6,13 +6,8 @@ working copy: the version that serves is checked by the rules it was built with.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import socket
-from typing import TypeVar
-
 from mlops_tui import modelconfig
-from mlops_tui.domain import Build, Deployment, Model, TestRun, Version
+from mlops_tui.domain import Model, Version
 from mlops_tui.errors import InvalidInput
 from mlops_tui.services.context import Context
 
@@ -46,41 +41,3 @@ def config_of(model: Model, version: Version) -> modelconfig.ModelConfig:
             f"{modelconfig.FILENAME} at {version.commit[:12]}",
         )
     return _CACHE[key]
-
-
-def here() -> tuple[str, int]:
-    """Who is running this, so a run whose process died can be told apart."""
-    return socket.gethostname(), os.getpid()
-
-
-def alive(run: Build | TestRun | Deployment) -> bool:
-    """False only for a run started on this machine whose process is gone."""
-    if run.host != socket.gethostname() or run.pid is None or run.pid == os.getpid():
-        return True
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-R = TypeVar("R", Build, TestRun, Deployment)
-
-_DIED = {
-    "Build": "the process running this build died",
-    "TestRun": "the process running these tests died",
-    "Deployment": "the process running this deployment died",
-}
-
-
-def as_seen(run: R) -> R:
-    """A build, test run or deployment as a reader should see it: one still marked running
-    whose process on this machine is gone reads as interrupted. Reading never writes; the
-    next write use case on the model records it."""
-    if run.status != "running" or alive(run):
-        return run
-    return dataclasses.replace(
-        run, status=type(run.status)("interrupted"), error=_DIED[type(run).__name__]
-    )

@@ -4,7 +4,6 @@ counts; and test runs reported by external CI."""
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
 import os
@@ -20,14 +19,10 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import TEST_FINISHED, TEST_RECORDED, TEST_STARTED, RunStatus, TestRun
-from mlops_tui.errors import Conflict, InvalidInput, MlopsError, RunCancelled, TestsFailed
-from mlops_tui.services import (
-    gate,
-    loopcfg,
-)
+from mlops_tui.errors import InvalidInput, RunCancelled, TestsFailed
+from mlops_tui.services import gate, loopcfg, runs
 from mlops_tui.services.context import Context
 
-LOG_TAIL = 200
 MAX_JUNIT = 20_000_000
 
 # Yields the run's output lines, then returns (exit code, JUnit report, why it was stopped).
@@ -59,34 +54,11 @@ def parse_junit(data: bytes | None) -> tuple[int, int, int] | None:
     return passed, failed, skipped
 
 
-def reap_interrupted(ctx: Context, model: str) -> list[TestRun]:
-    """Mark as interrupted this machine's running test runs of `model` whose process is
-    gone: part of a write use case on the model, under its grant (listing never writes)."""
-    reaped = []
-    for run in ctx.store.test_runs(model, status=RunStatus.RUNNING, limit=None):
-        if loopcfg.alive(run):
-            continue
-        try:
-            reaped.append(
-                ctx.store.finish_test_run(
-                    run.id,
-                    status=RunStatus.INTERRUPTED,
-                    at=ctx.clock(),
-                    error="the process running these tests died",
-                    log_tail=run.log_tail,
-                    event=ctx.event(TEST_FINISHED, run.model),
-                )
-            )
-        except Conflict:
-            continue
-    return reaped
-
-
 def test_runs(ctx: Context, model: str | None = None, limit: int = 20) -> list[TestRun]:
     """Recent test runs, newest first (a run whose process died shows as interrupted)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [loopcfg.as_seen(r) for r in ctx.store.test_runs(model, limit=limit)]
+    return [runs.as_seen(r) for r in ctx.store.test_runs(model, limit=limit)]
 
 
 test_runs.__dict__["__test__"] = False  # a use case, not a test, wherever it is imported
@@ -235,7 +207,7 @@ def run(
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
     gate.check(ctx, model)
-    reap_interrupted(ctx, name)
+    runs.reap_interrupted(ctx, runs.TEST_RUNS, name)
     v = loopcfg.version_of(ctx, model, version)
     cfg = loopcfg.config_of(model, v)
     if not cfg.test_command:
@@ -264,7 +236,7 @@ def run(
         lines = _in_checkout(
             model.repo, v.commit, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
         )
-    host, pid = loopcfg.here()
+    host, pid = runs.here()
     started = ctx.store.start_test_run(
         model=name,
         version=v.number,
@@ -277,7 +249,7 @@ def run(
         pid=pid,
         event=ctx.event(TEST_STARTED, name, command=cfg.test_command),
     )
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    log = runs.Log(on_line)
 
     def finish(
         status: RunStatus, error: str | None = None, counts: tuple[int, int, int] | None = None
@@ -288,29 +260,12 @@ def run(
             at=ctx.clock(),
             counts=counts,
             error=error,
-            log_tail="\n".join(tail),
+            log_tail=log.tail,
             event=ctx.event(TEST_FINISHED, name, **({"error": error} if error else {})),
         )
 
-    try:
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration as stop:
-                code, report, stopped = stop.value
-                break
-            tail.append(line)
-            if on_line is not None:
-                on_line(line)
-    except KeyboardInterrupt:
-        finish(RunStatus.CANCELLED, "interrupted from the keyboard")
-        raise
-    except MlopsError as exc:
-        finish(RunStatus.FAILED, exc.message)
-        raise
-    except BaseException as exc:
-        finish(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        raise
+    with runs.recorded(finish, failed=RunStatus.FAILED, cancelled=RunStatus.CANCELLED):
+        code, report, stopped = log.follow(lines)
     counts = parse_junit(report)
     if stopped == "cancelled":
         finish(RunStatus.CANCELLED, "the test run was cancelled", counts)
@@ -359,7 +314,7 @@ def record(
         raise InvalidInput("the --junit file is not a JUnit XML report")
     model = ctx.store.get_model(name)
     gate.check(ctx, model)
-    reap_interrupted(ctx, name)
+    runs.reap_interrupted(ctx, runs.TEST_RUNS, name)
     v = loopcfg.version_of(ctx, model, version)
     started = ctx.store.start_test_run(
         model=name,
