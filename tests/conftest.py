@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -57,18 +59,23 @@ def drop_pg_schema(server: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A URL for an empty database of each backend."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "mlops.db")
-        return
-    server = request.getfixturevalue("pg_server")
-    schema, url = new_pg_schema(server)
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A URL for an empty PostgreSQL database (a schema of its own)."""
+    schema, url = new_pg_schema(pg_server)
     try:
         yield url
     finally:
-        drop_pg_schema(server, schema)
+        drop_pg_schema(pg_server, schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A URL for an empty database of each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "mlops.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 @pytest.fixture
@@ -171,3 +178,19 @@ def interruptible(args: list[str], **kwargs):
     import subprocess
 
     return subprocess.Popen(args, preexec_fn=_sigint_default, **kwargs)
+
+
+def both_ways(script: str, ways: tuple[str, str], *argv: str) -> list[tuple[int, str, str]]:
+    """(exit code, stdout, stderr) of `python -c script WAY ARGV…` for each of two ways of
+    doing the same thing, for a test to compare."""
+    outputs = []
+    for way in ways:
+        result = subprocess.run(
+            [sys.executable, "-c", script, way, *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outputs.append((result.returncode, result.stdout, result.stderr))
+    return outputs

@@ -72,6 +72,10 @@ class Dialect(ABC):
         """Whether `exc` is the database refusing a duplicate key."""
 
     @abstractmethod
+    def schema_version(self, cur: Any) -> int:
+        """The version the schema is at (0: an empty database)."""
+
+    @abstractmethod
     def set_schema_version(self, cur: Any, version: int) -> None:
         """Record, inside the migrating transaction, that the schema is at `version`."""
 
@@ -166,6 +170,10 @@ class SqliteDialect(Dialect):
         import sqlite3  # loaded already by the store that uses this dialect
 
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def schema_version(self, cur: Any) -> int:
+        cur.execute("PRAGMA user_version")
+        return int(cur.fetchone()[0])
 
     def set_schema_version(self, cur: Any, version: int) -> None:
         cur.execute(f"PRAGMA user_version = {int(version)}")
@@ -283,6 +291,15 @@ class PostgresDialect(Dialect):
         from psycopg import errors as pg_errors
 
         return isinstance(exc, pg_errors.UniqueViolation)
+
+    def schema_version(self, cur: Any) -> int:
+        cur.execute("SELECT to_regclass('mlops_meta') IS NOT NULL")
+        found = cur.fetchone()
+        if found is None or not found[0]:
+            return 0
+        cur.execute("SELECT value FROM mlops_meta WHERE key = 'schema_version'")
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
 
     def set_schema_version(self, cur: Any, version: int) -> None:
         cur.execute(

@@ -353,13 +353,7 @@ class PostgresReader(SqlStore):
 
     def schema_version(self) -> int:
         with self._read() as cur:
-            cur.execute("SELECT to_regclass('mlops_meta') IS NOT NULL")
-            found = cur.fetchone()
-            if found is None or not found[0]:
-                return 0
-            cur.execute("SELECT value FROM mlops_meta WHERE key = 'schema_version'")
-            row = cur.fetchone()
-            return int(row[0]) if row else 0
+            return self.dialect.schema_version(cur)
 
     def migrate(self) -> tuple[int, int]:
         raise RuntimeError("the lean PostgreSQL reader cannot migrate; open the full store")

@@ -209,22 +209,12 @@ class PostgresStore(SqlStore):
 
     def schema_version(self) -> int:
         with self._read() as cur:
-            return self._schema_version_in(cur)
-
-    @staticmethod
-    def _schema_version_in(cur: psycopg.Cursor[Any]) -> int:
-        cur.execute("SELECT to_regclass('mlops_meta') IS NOT NULL")
-        found = cur.fetchone()
-        if found is None or not found[0]:
-            return 0
-        cur.execute("SELECT value FROM mlops_meta WHERE key = 'schema_version'")
-        row = cur.fetchone()
-        return int(row[0]) if row else 0
+            return self.dialect.schema_version(cur)
 
     def migrate(self) -> tuple[int, int]:
         with self._transaction() as cur:  # the schema, not the team's data
             cur.execute(SCHEMA_LOCK, (MIGRATION_LOCK,))
-            before = self._schema_version_in(cur)
+            before = self.dialect.schema_version(cur)
             if before > migrations.LATEST:
                 raise StoreUnavailable(
                     f"{self.location} has schema version {before}, newer than this mlops "

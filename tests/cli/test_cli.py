@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import both_ways
+
 MLOPS = [sys.executable, "-m", "mlops_tui"]
 
 
@@ -322,17 +324,8 @@ PATHS = (
 )
 def test_the_fast_status_path_prints_what_typer_prints(db: str, args: list[str]) -> None:
     ok(db, "move", "churn", "build")
-    outputs = []
-    for path in ("fast", "typer"):
-        result = subprocess.run(
-            [sys.executable, "-c", PATHS, path, "--db", db, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        outputs.append((result.returncode, result.stdout, result.stderr))
-    assert outputs[0] == outputs[1]
+    fast, typer = both_ways(PATHS, ("fast", "typer"), "--db", db, *args)
+    assert fast == typer
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,6 @@ and hands over to the full store for anything it does not do."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,18 +14,9 @@ from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 from mlops_tui.store.pg_reader import PostgresReader, open_reader
 from mlops_tui.store.postgres import PostgresStore
-from tests.conftest import drop_pg_schema, new_pg_schema, raw_execute
+from tests.conftest import both_ways, raw_execute
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    schema, url = new_pg_schema(pg_server)
-    try:
-        yield url
-    finally:
-        drop_pg_schema(pg_server, schema)
 
 
 @pytest.fixture
@@ -115,38 +102,10 @@ def test_mlops_status_prints_the_same_through_either(team_url: str, args: list[s
     with open_store(team_url) as store:
         name = store.status_rows()[-1].name
     args = [name if a == "NAME" else a for a in args]
-    outputs = []
-    for path in ("lean", "full"):
-        result = subprocess.run(
-            [sys.executable, "-c", PATHS, path, "--db", team_url, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        outputs.append((result.returncode, result.stdout, result.stderr))
-    assert outputs[0] == outputs[1]
+    lean, full = both_ways(PATHS, ("lean", "full"), "--db", team_url, *args)
+    assert lean == full
     if args == ["status", "--json"]:
-        assert len(json.loads(outputs[0][1])) == 12
-
-
-def test_mlops_status_on_postgresql_never_imports_psycopg(team_url: str) -> None:
-    probe = (
-        "import sys\n"
-        "from mlops_tui.cli import main\n"
-        "main(['status'])\n"
-        "print('psycopg' in sys.modules, file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLOPS_DB": team_url},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == "False"
+        assert len(json.loads(lean[1])) == 12
 
 
 def test_an_older_schema_goes_to_the_full_store_which_migrates(pg_url: str) -> None:
@@ -163,20 +122,26 @@ def test_an_older_schema_goes_to_the_full_store_which_migrates(pg_url: str) -> N
     reader.close()
 
 
-def test_problems_read_as_the_full_store_words_them(pg_server: str) -> None:
-    unreachable = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"
-    with pytest.raises(StoreUnavailable) as lean:
-        open_store(unreachable, read_only=True)
-    with pytest.raises(StoreUnavailable) as full:
-        open_store(unreachable)
-    assert lean.value.message == full.value.message
-    assert "cannot reach PostgreSQL at postgresql://nobody@127.0.0.1:9/none" in lean.value.message
-    bad = "postgresql://127.0.0.1/x?nonsense=1"
-    with pytest.raises(InvalidInput) as lean_bad:
-        open_store(bad, read_only=True)
-    with pytest.raises(InvalidInput) as full_bad:
-        open_store(bad)
-    assert lean_bad.value.message == full_bad.value.message
+@pytest.mark.parametrize(
+    ("url", "error", "says"),
+    [
+        (
+            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2",
+            StoreUnavailable,
+            "cannot reach PostgreSQL at postgresql://nobody@127.0.0.1:9/none",
+        ),
+        ("postgresql://127.0.0.1/x?nonsense=1", InvalidInput, "invalid PostgreSQL URL"),
+    ],
+)
+def test_problems_read_as_the_full_store_words_them(
+    pg_server: str, url: str, error: type[Exception], says: str
+) -> None:
+    messages = []
+    for read_only in (True, False):
+        with pytest.raises(error) as raised:
+            open_store(url, read_only=read_only)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1] and says in messages[0]
 
 
 def test_it_never_writes(team_url: str) -> None:
