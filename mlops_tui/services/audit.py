@@ -166,8 +166,29 @@ def verify(ctx: Context, expect: Witness | None = None) -> Verdict:
         _against_anchor(verdict, anchor)
         or _against_sequence(verdict, sequence)
         or _against_witness(verdict, expect)
+        or _against_checkpoints(ctx)
     )
     return verdict if bad is None else replace(verdict, first_bad=bad)
+
+
+def _against_checkpoints(ctx: Context) -> Break | None:
+    """Time travel's checkpoints are derived from the history but sit outside the chain:
+    one that is not what the (intact) history replays to would make `status --at` lie."""
+    from mlops_tui.services import checkpoints
+
+    found = checkpoints.first_altered(ctx)
+    if found is None:
+        return None
+    return Break(
+        found.upto,
+        None,
+        "edited",
+        f"the time-travel checkpoint after event #{found.upto} is not what the history "
+        "replays to: it was changed behind the tool's back, so `status --at` could show a "
+        "false past (the history itself is intact; delete the rows of the checkpoints "
+        "table and the next change rebuilds them)",
+        True,
+    )
 
 
 def _missing(first: int, last: int) -> str:

@@ -11,10 +11,14 @@ after `upto` up to that moment, and the answer is exactly the full replay's.
 Checkpoints are made after a write, outside its transaction, once `EVERY` events (or as many
 as there are models, if more: a checkpoint's size grows with them, so they stay a small part
 of the database) have been appended since the last one; and after an import, for the whole
-history at once. Making one
-is bookkeeping (no event, anyone's write may trigger it) and a failure there never fails the
-change that triggered it: the next write tries again, and until then the tail is longer.
-When replay's rules change, `FORMAT` moves on and older checkpoints are simply not read.
+history at once. Making one is bookkeeping (no event, anyone's write may trigger it) and a
+failure there never fails the change that triggered it: the next write tries again, and
+until then the tail is longer. When replay's rules change, `FORMAT` moves on and older
+checkpoints are simply not read.
+
+A checkpoint sits outside the audit chain, so `mlops audit verify` replays the history and
+checks every checkpoint against it (`first_altered`): one changed behind the tool's back,
+which would make `status --at` show a false past, is reported like a broken chain.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from mlops_tui.errors import MlopsError
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import FIELDS, REPLAYED_KINDS, TIMES, apply
 from mlops_tui.store import Checkpoint
@@ -56,7 +59,7 @@ def keep(ctx: Context, every: int | None = None) -> int:
         if head - upto < max(every, models):
             return 0
         return _catch_up(ctx, head, every)
-    except MlopsError:
+    except Exception:  # a driver's error too: a checkpoint is a shortcut, the change stands
         return 0
 
 
@@ -78,6 +81,25 @@ def _catch_up(ctx: Context, head: int, every: int) -> int:
             ctx.store.add_checkpoint(FORMAT, Checkpoint(upto, max_at, len(state), encode(state)))
         made += 1
     return made
+
+
+def first_altered(ctx: Context) -> Checkpoint | None:
+    """The first checkpoint that is not what replaying the history gives, or None."""
+    state: State = {}
+    upto, max_at = 0, None
+    for found in ctx.store.checkpoints(FORMAT):
+        for event in ctx.store.replay_events(after=upto, upto=found.upto, kinds=REPLAYED_KINDS):
+            apply(state, event)
+            if max_at is None or event.at > max_at:
+                max_at = event.at
+        upto = found.upto
+        try:
+            kept = decode(found.state)
+        except (ValueError, TypeError, KeyError, zlib.error):
+            return found
+        if (kept, found.max_at, found.models) != (state, max_at, len(state)):
+            return found
+    return None
 
 
 def encode(state: State) -> bytes:

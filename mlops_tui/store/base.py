@@ -571,6 +571,10 @@ class Store(ABC):
         `until` (the newest of all when None), or None."""
 
     @abstractmethod
+    def checkpoints(self, replay: int) -> list[Checkpoint]:
+        """Every checkpoint of format `replay`, oldest first (for `mlops audit verify`)."""
+
+    @abstractmethod
     def checkpoint_lag(self, replay: int) -> tuple[int, int, int]:
         """(the newest event's id, the newest checkpoint's `upto` and `models`; 0 and 0
         when there is none), cheaply: asked after every write."""

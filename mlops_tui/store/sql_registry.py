@@ -60,17 +60,23 @@ class RegistrySql(SqlCore):
         return [self._event(r) for r in rows]
 
     def checkpoint(self, replay: int, until: datetime | None = None) -> Checkpoint | None:
-        query = "SELECT upto, max_at, models, state FROM checkpoints WHERE replay = ?"
+        query = "WHERE replay = ?"
         params: list[Any] = [replay]
         if until is not None:  # max_at never falls as upto rises: the newest that fits
             query += " AND (max_at IS NULL OR max_at <= ?)"
             params.append(self.dialect.time_in(until))
+        found = self._checkpoints(query + " ORDER BY upto DESC LIMIT 1", params)
+        return found[0] if found else None
+
+    def checkpoints(self, replay: int) -> list[Checkpoint]:
+        return self._checkpoints("WHERE replay = ? ORDER BY upto", [replay])
+
+    def _checkpoints(self, where: str, params: list[Any]) -> list[Checkpoint]:
+        query = f"SELECT upto, max_at, models, state FROM checkpoints {where}"
         with self._read() as cur:
-            cur.execute(self.dialect.sql(query + " ORDER BY upto DESC LIMIT 1"), params)
-            row = cur.fetchone()
-        if row is None:
-            return None
-        return Checkpoint(int(row[0]), self._opt_time(row[1]), int(row[2]), bytes(row[3]))
+            cur.execute(self.dialect.sql(query), params)
+            rows = cur.fetchall()
+        return [Checkpoint(int(u), self._opt_time(at), int(n), bytes(s)) for u, at, n, s in rows]
 
     def checkpoint_lag(self, replay: int) -> tuple[int, int, int]:
         with self._read() as cur:

@@ -129,3 +129,35 @@ def test_an_import_makes_the_checkpoints_and_status_at_agrees(db_url, tmp_path, 
         assert upto and head - upto < 5
         for moment, rows in before.items():
             assert timetravel.status_at(ctx, moment) == rows, moment
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        # an older state put in the newest checkpoint's place: the past would read wrong
+        "UPDATE checkpoints SET state = (SELECT state FROM checkpoints ORDER BY upto LIMIT 1) "
+        "WHERE upto = (SELECT max(upto) FROM checkpoints)",
+        # a checkpoint claimed to lie before the times of the events it holds
+        "UPDATE checkpoints SET max_at = NULL WHERE upto = (SELECT max(upto) FROM checkpoints)",
+    ],
+)
+def test_audit_verify_finds_a_checkpoint_changed_behind_the_tools_back(db_url, tampering) -> None:
+    from mlops_tui.services import audit
+    from tests.conftest import raw_execute
+
+    with open_store(db_url) as store:
+        clock = Clock(6)
+        ctx = Context(store, "alice", clock=clock)
+        for user in ("bob", "carol"):
+            team.add_user(ctx, user, role="member")
+        work(ctx, clock, 20)
+        assert checkpoints.keep(ctx, every=5) >= 3
+        assert audit.verify(ctx).intact
+        newest = store.checkpoint(checkpoints.FORMAT)
+        assert newest is not None
+    raw_execute(db_url, tampering)
+    with open_store(db_url) as store:
+        verdict = audit.verify(Context(store, "alice"))
+    assert verdict.first_bad is not None
+    assert verdict.first_bad.id == newest.upto
+    assert "checkpoint after event" in verdict.first_bad.detail
