@@ -9,6 +9,7 @@ PostgreSQL's lean reader (pg_reader.py) reads without psycopg.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -229,6 +230,17 @@ SESSION_OPTIONS = (
     f"-c lock_timeout={LOCK_TIMEOUT_S}s "
     f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S}s"
 )
+
+
+def location(info: Mapping[str, str]) -> str:
+    """user@host:port/db of parsed connection keywords, without the password: how both
+    PostgreSQL stores name the database in messages and `mlops init`."""
+    user = f"{info['user']}@" if info.get("user") else ""
+    host = info.get("host") or "localhost"
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
+
+
 # Advisory locks: one migrator, and one appender to the audit chain, at a time per schema.
 # The second key is the schema's hash, so teams (or test runs) sharing one database in
 # separate schemas never wait on each other.

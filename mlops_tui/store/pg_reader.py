@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from mlops_tui.errors import StoreUnavailable
-from mlops_tui.store.dialect import CONNECT_TIMEOUT_S, POSTGRESQL, SESSION_OPTIONS
+from mlops_tui.store.dialect import CONNECT_TIMEOUT_S, POSTGRESQL, SESSION_OPTIONS, location
 from mlops_tui.store.sql import SqlStore
 
 # PostgreSQL's own output formats, whatever the server or the URL says, so the text this
@@ -359,14 +359,6 @@ class PostgresReader(SqlStore):
         raise RuntimeError("the lean PostgreSQL reader cannot migrate; open the full store")
 
 
-def describe(info: dict[str, str]) -> str:
-    """user@host:port/db, without the password, as the full store says it."""
-    user = f"{info['user']}@" if info.get("user") else ""
-    host = info.get("host") or "localhost"
-    port = f":{info['port']}" if info.get("port") else ""
-    return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
-
-
 def open_reader(url: str) -> PostgresReader | None:
     """A connected reader on the current schema, or None for the full store to take over
     (no libpq, a URL libpq refuses, an unreachable server, a schema to migrate)."""
@@ -392,7 +384,7 @@ def open_reader(url: str) -> PostgresReader | None:
     if lib.PQstatus(conn) != _CONNECTION_OK:
         lib.PQfinish(conn)
         return None
-    reader = PostgresReader(lib, conn, describe(info))
+    reader = PostgresReader(lib, conn, location(info))
     try:
         current = reader.schema_version() == LATEST
     except Exception:

@@ -32,6 +32,7 @@ from mlops_tui.store.dialect import (
     POSTGRESQL,
     SCHEMA_LOCK,
     SESSION_OPTIONS,
+    location,
 )
 from mlops_tui.store.sql import SqlStore
 
@@ -47,10 +48,7 @@ def describe(url: str) -> str:
         info = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "an invalid PostgreSQL URL"
-    user = f"{info['user']}@" if info.get("user") else ""
-    host = info.get("host") or "localhost"
-    port = f":{info['port']}" if info.get("port") else ""
-    return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
+    return location({k: str(v) for k, v in info.items() if v is not None})
 
 
 def session_options(url: str) -> str:
