@@ -107,6 +107,6 @@ def seed(store: Store, models: int, events: int, **kw: Any) -> None:
 
     model_rows, event_rows = rows(models, events, **kw)
     check_rows(event_rows)  # the audit chain's hashes, as the tool would have written them
-    with gate.scratch(store):  # a database the benchmark made for itself
-        store.load({"model": model_rows, "event": event_rows})
+    with gate.scratch(store), store.transaction() as tx:  # the benchmark's own database
+        tx.restore({"model": model_rows, "event": event_rows})
     checkpoints.keep(Context(store, "bench"))  # as an import makes them

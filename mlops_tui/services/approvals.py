@@ -33,6 +33,7 @@ from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import Change
+from mlops_tui.store.schema import APPROVAL_RULES
 
 KINDS = (APPROVAL_REQUESTED, APPROVAL_GRANTED, APPROVAL_REJECTED)
 
@@ -77,7 +78,15 @@ def require(ctx: Context, name: str | None, count: int = 1) -> Event:
     if lowered and (bound := _binds(ctx, model, lowered)):
         raise gate.deny(ctx, "approval-rule", model, bound)
     data: dict[str, Any] = {"scope": "all" if name is None else "model", "required": count}
-    return ctx.store.set_approval_rule(scope, count, ctx.event(APPROVAL_RULE, name, **data))
+    event = ctx.event(APPROVAL_RULE, name, **data)
+    with ctx.store.transaction() as tx:
+        rows = tx.rows(APPROVAL_RULES)
+        rows.delete(scope=scope)
+        if count > 0:
+            rows.add(
+                {"scope": scope, "required": count, "updated_at": event.at, "updated_by": ctx.actor}
+            )
+        return tx.events.append(event)
 
 
 def rules(ctx: Context) -> dict[str, int]:
@@ -214,9 +223,7 @@ def request(ctx: Context, name: str, version: int) -> Event | None:
     current = state(ctx, name, version)
     if current.requested_by is not None:
         return None
-    return ctx.store.append_event(
-        ctx.event(APPROVAL_REQUESTED, name, version=version, required=current.required)
-    )
+    return ctx.record(APPROVAL_REQUESTED, name, version=version, required=current.required)
 
 
 def after_move(ctx: Context, change: Change) -> None:
@@ -245,7 +252,7 @@ def _decide(ctx: Context, kind: str, name: str, version: int, note: str | None) 
     data: dict[str, Any] = {"version": version}
     if note:
         data["note"] = note
-    return ctx.store.append_event(ctx.event(kind, name, **data))
+    return ctx.record(kind, name, **data)
 
 
 @gate.writes("decide", model="name")

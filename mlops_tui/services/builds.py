@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from mlops_tui.domain import (
     Build,
     BuildStatus,
     Model,
+    NewEvent,
     Version,
 )
 from mlops_tui.errors import (
@@ -32,7 +33,8 @@ from mlops_tui.errors import (
 )
 from mlops_tui.services import gate, runs
 from mlops_tui.services.context import Context
-from mlops_tui.store import Change
+from mlops_tui.store import Change, schema
+from mlops_tui.store.unit import Tx
 
 
 @dataclass
@@ -116,16 +118,10 @@ def build(
     runs.reap_interrupted(ctx, runs.BUILDS, name)
     engine = engine or DockerEngine()
     host, pid = runs.here()
-    started = ctx.store.start_build(
-        model=name,
-        inputs=inputs,
-        commit=sha,
-        ref=ref,
-        actor=ctx.actor,
-        at=ctx.clock(),
-        host=host,
-        pid=pid,
-        event=ctx.event(BUILD_STARTED, name, ref=ref, commit=sha),
+    started = _start(
+        ctx,
+        {"model": name, "inputs": inputs, "commit_sha": sha, "ref": ref, "host": host, "pid": pid},
+        ctx.event(BUILD_STARTED, name, ref=ref, commit=sha),
     )
     tag = f"{cfg.image or name}:v{started.version}"
     labels = {
@@ -142,16 +138,14 @@ def build(
     }
     log = runs.Log(on_line)
 
-    def finish(status: BuildStatus, error: str | None = None, **kw: Any) -> tuple[Build, Change]:
-        return ctx.store.finish_build(
-            started.id,
-            status=status,
-            at=ctx.clock(),
-            error=error,
-            log_tail=log.tail,
-            event=ctx.event(BUILD_FINISHED, name, **({"error": error} if error else {})),
-            **kw,
-        )
+    def finish(
+        status: BuildStatus, error: str | None = None, version: Version | None = None
+    ) -> tuple[Build, Change]:
+        ended: dict[str, Any] = {"status": status, "error": error, "log_tail": log.tail}
+        if version is not None:
+            ended["image"] = version.image
+        event = ctx.event(BUILD_FINISHED, name, **({"error": error} if error else {}))
+        return _finish(ctx, started.id, ended, event, version)
 
     with runs.recorded(
         finish,
@@ -182,7 +176,7 @@ def build(
         created_at=ctx.clock(),
         created_by=ctx.actor,
     )
-    done, change = finish(BuildStatus.SUCCEEDED, image=tag, version=version)
+    done, change = finish(BuildStatus.SUCCEEDED, version=version)
     return BuildResult(done, change.model, warnings)
 
 
@@ -207,16 +201,10 @@ def record(
     inputs = domain.inputs_key(sha, None, {})
     gate.check(ctx, ctx.store.get_model(name))
     runs.reap_interrupted(ctx, runs.BUILDS, name)
-    started = ctx.store.start_build(
-        model=name,
-        inputs=inputs,
-        commit=sha,
-        ref=None,
-        actor=ctx.actor,
-        at=ctx.clock(),
-        host=None,
-        pid=None,
-        event=ctx.event(BUILD_RECORDED, name, commit=sha, image=image),
+    started = _start(
+        ctx,
+        {"model": name, "inputs": inputs, "commit_sha": sha},
+        ctx.event(BUILD_RECORDED, name, commit=sha, image=image),
     )
     version = None
     if not failed:
@@ -232,14 +220,58 @@ def record(
             created_at=ctx.clock(),
             created_by=ctx.actor,
         )
-    done, change = ctx.store.finish_build(
-        started.id,
-        status=BuildStatus.FAILED if failed else BuildStatus.SUCCEEDED,
-        at=ctx.clock(),
-        image=image,
-        url=url,
-        version=version,
-        error="reported as failed by external CI" if failed else None,
-        event=ctx.event(BUILD_FINISHED, name, external=True, **({"url": url} if url else {})),
-    )
+    ended: dict[str, Any] = {
+        "status": BuildStatus.FAILED if failed else BuildStatus.SUCCEEDED,
+        "image": image,
+        "error": "reported as failed by external CI" if failed else None,
+    }
+    if url is not None:
+        ended["url"] = url
+    event = ctx.event(BUILD_FINISHED, name, external=True, **({"url": url} if url else {}))
+    done, change = _finish(ctx, started.id, ended, event, version)
     return BuildResult(done, change.model)
+
+
+def _start(ctx: Context, values: dict[str, Any], event: NewEvent) -> Build:
+    """Record a build as running, numbered by `_number` while the model is held, so two
+    builds at once never take one number for different inputs."""
+    with ctx.store.transaction() as tx:
+        tx.models.lock(values["model"])
+        number = _number(tx, values["model"], values["inputs"])
+        build = tx.runs(schema.BUILDS).start(
+            {**values, "version": number, "started_at": event.at, "actor": ctx.actor}
+        )
+        tx.events.append(event.add(build=build.id, version=number))
+    return build
+
+
+def _number(tx: Tx, name: str, inputs: str) -> int:
+    """The version these inputs already have (a version, or an earlier build of them, even
+    one that failed), or one past the highest number the model has used."""
+    versions, builds = tx.rows(schema.VERSIONS), tx.rows(schema.BUILDS)
+    if (version := versions.get(model=name, inputs=inputs)) is not None:
+        return version.number
+    if (build := builds.get(model=name, inputs=inputs, order="id DESC")) is not None:
+        return build.version
+    top = versions.get(model=name, order="number DESC")
+    top_build = builds.get(model=name, order="version DESC")
+    return max(top.number if top else 0, top_build.version if top_build else 0) + 1
+
+
+def _finish(
+    ctx: Context,
+    build_id: int,
+    ended: Mapping[str, Any],
+    event: NewEvent,
+    version: Version | None,
+) -> tuple[Build, Change]:
+    """End the build; a successful one keeps its version (a rebuild of the same inputs
+    refreshes only the image) and makes it the model's."""
+    if version is None:
+        return runs.finish(ctx, runs.BUILDS, build_id, ended, event)
+
+    def keep(tx: Tx, build: Build, event: NewEvent) -> Model:
+        tx.rows(schema.VERSIONS).upsert(version, ["model", "number"], only=["image", "image_id"])
+        return tx.models.revise_held(build.model, {"version": version.number}, event)
+
+    return runs.finish(ctx, runs.BUILDS, build_id, ended, event, keep)

@@ -30,7 +30,7 @@ from typing import Any
 
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import FIELDS, REPLAYED_KINDS, TIMES, apply
-from mlops_tui.store import Checkpoint
+from mlops_tui.store import Checkpoint, schema
 
 #: events between checkpoints, at least: the longest tail `status --at` replays (tens of ms)
 EVERY = 5_000
@@ -77,8 +77,15 @@ def _catch_up(ctx: Context, head: int, every: int) -> int:
             if max_at is None or event.at > max_at:
                 max_at = event.at
         upto = end
-        with gate.bookkeeping(ctx):
-            ctx.store.add_checkpoint(FORMAT, Checkpoint(upto, max_at, len(state), encode(state)))
+        row = {
+            "upto": upto,
+            "replay": FORMAT,
+            "max_at": max_at,
+            "models": len(state),
+            "state": encode(state),
+        }
+        with gate.bookkeeping(ctx), ctx.store.transaction() as tx:
+            tx.rows(schema.CHECKPOINTS).upsert(row, ["replay", "upto"], ignore=True)
         made += 1
     return made
 

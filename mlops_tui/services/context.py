@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops_tui.domain import NewEvent
+from mlops_tui.domain import Event, NewEvent
 from mlops_tui.store import Store
 
 
@@ -28,3 +28,9 @@ class Context:
         if grant is not None and grant.joined and grant.actor == self.actor:
             data["joined"] = grant.joined
         return NewEvent(at=self.clock(), actor=self.actor, model=model, kind=kind, data=data)
+
+    def record(self, kind: str, model: str | None, **data: Any) -> Event:
+        """Append an event that changes nothing else (a Git push, a refusal), in its own
+        transaction under the grant in force."""
+        with self.store.transaction() as tx:
+            return tx.events.append(self.event(kind, model, **data))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from mlops_tui.domain import STAGES, Role, Stage
 from mlops_tui.errors import MlopsError
-from mlops_tui.services import builds, gate, lifecycle
+from mlops_tui.services import builds, gate, lifecycle, monitoring
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store
 
@@ -211,7 +211,7 @@ def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
     """Four days of checks, every six hours, for each production model: drift scores with
     their statuses, one model drifting past critical (an open alert), and one nobody has
     checked for two days (stale)."""
-    from mlops_tui.domain import ALERT_OPENED, CHECK_RAN, Health, threshold_status, worst
+    from mlops_tui.domain import Health, threshold_status, worst
 
     before = store.head()
     production = [m for m in store.list_models() if m.production_version is not None]
@@ -238,27 +238,16 @@ def _monitoring(store: Store, rng: random.Random, now: datetime) -> int:
                 "detail": f"model_drift_score = {drift:g} ≥ critical 0.3",
             }
             with gate.acting(ctx, "check", m.name):
-                _, opened, _ = store.record_check(
-                    model=m.name,
-                    at=at,
+                _, opened = monitoring.record(
+                    ctx,
+                    m.name,
                     version=m.production_version,
                     health=health,
                     ok=True,
                     detail="",
-                    actor="monitor",
                     results=[("up", 1.0, Health.OK), ("model_drift_score", drift, status)],
                     stale_at=at + timedelta(hours=24),
-                    event=ctx.event(CHECK_RAN, m.name, version=m.production_version),
                     alerts=[spec] if alert else [],
-                    alert_events=(
-                        [
-                            ctx.event(
-                                ALERT_OPENED, m.name, metric=spec["metric"], detail=spec["detail"]
-                            )
-                        ]
-                        if alert
-                        else []
-                    ),
                 )
             if opened and store.get_model(m.name).stage != Stage.PLAN:
                 note = (

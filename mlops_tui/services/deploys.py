@@ -14,7 +14,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from mlops_tui.domain import (
     DEPLOY_STARTED,
     Deployment,
     Model,
+    NewEvent,
     RunStatus,
     Stage,
     Version,
@@ -39,7 +40,8 @@ from mlops_tui.errors import (
 )
 from mlops_tui.services import gate, loopcfg, runs
 from mlops_tui.services.context import Context
-from mlops_tui.store import Change
+from mlops_tui.store import Change, schema
+from mlops_tui.store.unit import Tx
 
 CUSTOM_TIMEOUT = 600.0
 # How long a container without any health check must keep running to count as up.
@@ -87,16 +89,14 @@ class _Run(runs.Log):
         stale_at: datetime | None = None,
     ) -> tuple[Deployment, Change]:
         extra = {"error": error} if error else {}
-        return self.ctx.store.finish_deployment(
-            self.dep.id,
-            status=status,
-            at=self.ctx.clock(),
-            error=error,
-            log_tail=self.tail,
-            rolled_back=rolled_back,
-            stale_at=stale_at,
-            event=self.ctx.event(DEPLOY_FINISHED, self.dep.model, **extra),
-        )
+        event = self.ctx.event(DEPLOY_FINISHED, self.dep.model, **extra)
+        ended = {
+            "status": status,
+            "error": error,
+            "log_tail": self.tail,
+            "rolled_back": rolled_back,
+        }
+        return _finish(self.ctx, self.dep, ended, event, stale_at)
 
 
 def _health_probe(cfg: modelconfig.ModelConfig) -> Callable[[], str | None] | None:
@@ -238,11 +238,9 @@ def _stage_tag(ctx: Context, model: Model, v: Version) -> str | None:
         tag = f"{model.name}#prod#{max(numbers, default=0) + 1}"
         repo.tag(tag, v.commit, f"{model.name} v{v.number} deployed to prod (mlops-tui)")
     except MlopsError as exc:
-        ctx.store.append_event(ctx.event("git.tag", model.name, ok=False, error=exc.message))
+        ctx.record("git.tag", model.name, ok=False, error=exc.message)
         return f"could not add GTO's prod tag: {exc.message}"
-    ctx.store.append_event(
-        ctx.event("git.tag", model.name, ok=True, tag=tag, commit=v.commit, version=v.number)
-    )
+    ctx.record("git.tag", model.name, ok=True, tag=tag, commit=v.commit, version=v.number)
     return None
 
 
@@ -266,18 +264,21 @@ def _deploy(
             engine = DockerEngine()  # unreachable: one clear error, nothing recorded
     host, pid = runs.here()
     runs.reap_interrupted(ctx, runs.DEPLOYMENTS, model.name)
-    dep = ctx.store.start_deployment(
-        model=model.name,
-        version=v.number,
-        kind=kind,
-        target="command" if custom else "container",
-        image=v.image,
-        previous_version=model.production_version,
-        at=ctx.clock(),
-        actor=ctx.actor,
-        host=host,
-        pid=pid,
-        event=ctx.event(DEPLOY_STARTED, model.name, image=v.image),
+    target = "command" if custom else "container"
+    dep = runs.start(
+        ctx,
+        runs.DEPLOYMENTS,
+        {
+            "model": model.name,
+            "version": v.number,
+            "kind": kind,
+            "target": target,
+            "image": v.image,
+            "previous_version": model.production_version,
+            "host": host,
+            "pid": pid,
+        },
+        ctx.event(DEPLOY_STARTED, model.name, image=v.image).add(kind=kind, target=target),
     )
     run = _Run(ctx, dep, on_line)
     rolled_back = False
@@ -433,27 +434,54 @@ def record(
         approvals.request(ctx, name, v.number)
     if not failed and (why := approvals.missing(ctx, model, v.number)):
         raise ApprovalMissing(f"cannot record the deployment: {why}")
-    dep = ctx.store.start_deployment(
-        model=name,
-        version=v.number,
-        kind="deploy",
-        target="external",
-        image=v.image,
-        previous_version=model.production_version,
-        at=ctx.clock(),
-        actor=ctx.actor,
-        host=None,
-        pid=None,
-        event=ctx.event(DEPLOY_STARTED, name, external=True, **({"url": url} if url else {})),
+    dep = runs.start(
+        ctx,
+        runs.DEPLOYMENTS,
+        {
+            "model": name,
+            "version": v.number,
+            "kind": "deploy",
+            "target": "external",
+            "image": v.image,
+            "previous_version": model.production_version,
+        },
+        ctx.event(DEPLOY_STARTED, name, external=True, **({"url": url} if url else {})).add(
+            kind="deploy", target="external"
+        ),
     )
     cfg = loopcfg.config_of(model, v)
-    done, change = ctx.store.finish_deployment(
-        dep.id,
-        status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
-        at=ctx.clock(),
-        error="reported as failed" if failed else None,
-        log_tail=url or "",
-        stale_at=ctx.clock() + timedelta(seconds=cfg.monitor_max_age),
-        event=ctx.event(DEPLOY_FINISHED, name, external=True),
-    )
+    ended = {
+        "status": RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+        "error": "reported as failed" if failed else None,
+        "log_tail": url or "",
+    }
+    stale_at = ctx.clock() + timedelta(seconds=cfg.monitor_max_age)
+    event = ctx.event(DEPLOY_FINISHED, name, external=True)
+    done, change = _finish(ctx, dep, ended, event, stale_at)
     return DeployResult(done, change.model)
+
+
+def _finish(
+    ctx: Context,
+    dep: Deployment,
+    ended: Mapping[str, Any],
+    event: NewEvent,
+    stale_at: datetime | None,
+) -> tuple[Deployment, Change]:
+    """End the deployment. A successful one makes its version the model's production
+    version and starts its monitoring clock (`stale_at`), in the same transaction."""
+    event = event.add(kind=dep.kind)
+    if ended.get("rolled_back"):
+        event = event.add(rolled_back=True)
+    if ended["status"] != RunStatus.SUCCEEDED:
+        return runs.finish(ctx, runs.DEPLOYMENTS, dep.id, ended, event)
+    event = event.add(previous_version=dep.previous_version)
+
+    def serve(tx: Tx, done: Deployment, event: NewEvent) -> Model:
+        model = tx.models.revise_held(done.model, {"production_version": done.version}, event)
+        if stale_at is not None:
+            clock = {"model": done.model, "stale_at": stale_at}
+            tx.rows(schema.MONITORING).upsert(clock, ["model"])
+        return model
+
+    return runs.finish(ctx, runs.DEPLOYMENTS, dep.id, ended, event, serve)

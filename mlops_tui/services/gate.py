@@ -134,7 +134,7 @@ def deny(ctx: Context, action: str, model: Model | str | None, why: str) -> Perm
     message = f"{ctx.actor} may not {verb.format(m=name or 'models')}: {why}"
     grant = Grant(ctx.actor, "refusal", kinds=frozenset({PERMISSION_DENIED}))
     with ctx.store.acting(grant):
-        ctx.store.append_event(ctx.event(PERMISSION_DENIED, name, action=action, rule=why))
+        ctx.record(PERMISSION_DENIED, name, action=action, rule=why)
     return PermissionDenied(message)
 
 

@@ -168,14 +168,12 @@ def _collect(ctx: Context, *, dry_run: bool, engine: Any) -> Report:
             if d.error is None:
                 done[d.item.model].append(d)
     for name, removed in sorted(done.items()):
-        ctx.store.append_event(
-            ctx.event(
-                GC_REMOVED,
-                name,
-                images=sorted(d.item.ref for d in removed if d.item.kind == "image"),
-                containers=sorted(d.item.ref for d in removed if d.item.kind == "container"),
-                versions=sorted({d.item.version for d in removed}),
-                bytes=sum({d.item.id: d.item.size for d in removed}.values()),
-            )
+        ctx.record(
+            GC_REMOVED,
+            name,
+            images=sorted(d.item.ref for d in removed if d.item.kind == "image"),
+            containers=sorted(d.item.ref for d in removed if d.item.kind == "container"),
+            versions=sorted({d.item.version for d in removed}),
+            bytes=sum({d.item.id: d.item.size for d in removed}.values()),
         )
     return report

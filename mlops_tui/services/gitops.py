@@ -53,9 +53,7 @@ def _recorded(ctx: Context, name: str, op: str, action: Callable[[], T], **data:
     try:
         result = action()
     except MlopsError as exc:
-        ctx.store.append_event(
-            ctx.event(GIT_EVENT.format(op=op), name, ok=False, error=exc.message, **data)
-        )
+        ctx.record(GIT_EVENT.format(op=op), name, ok=False, error=exc.message, **data)
         raise
     return result
 
@@ -73,9 +71,7 @@ def pull(ctx: Context, name: str) -> str:
     repo = open_repo(ctx, name)
     before = repo.status().head
     after = _recorded(ctx, name, "pull", repo.pull)
-    ctx.store.append_event(
-        ctx.event("git.pull", name, ok=True, before=before, after=after or before)
-    )
+    ctx.record("git.pull", name, ok=True, before=before, after=after or before)
     return after
 
 
@@ -86,9 +82,7 @@ def commit(ctx: Context, name: str, message: str) -> str:
         raise InvalidInput("the commit message is empty")
     repo = open_repo(ctx, name)
     sha = _recorded(ctx, name, "commit", lambda: repo.commit(message))
-    ctx.store.append_event(
-        ctx.event("git.commit", name, ok=True, commit=sha, message=message.splitlines()[0])
-    )
+    ctx.record("git.commit", name, ok=True, commit=sha, message=message.splitlines()[0])
     return sha
 
 
@@ -113,9 +107,7 @@ def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
         tag=tag_name,
     )
     if created:
-        ctx.store.append_event(
-            ctx.event("git.tag", name, ok=True, tag=tag_name, commit=sha, version=number)
-        )
+        ctx.record("git.tag", name, ok=True, tag=tag_name, commit=sha, version=number)
     return tag_name, sha, created
 
 
@@ -125,5 +117,5 @@ def push(ctx: Context, name: str) -> tuple[str, list[str]]:
     repo = open_repo(ctx, name)
     tags = repo.tags(f"{name}@") + repo.tags(f"{name}#")
     remote = _recorded(ctx, name, "push", lambda: repo.push(tags))
-    ctx.store.append_event(ctx.event("git.push", name, ok=True, remote=remote, tags=tags))
+    ctx.record("git.push", name, ok=True, remote=remote, tags=tags)
     return remote, tags

@@ -8,8 +8,9 @@ handoffs are accepted and others are still open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import (
@@ -22,12 +23,14 @@ from mlops_tui.domain import (
     Handoff,
     HandoffStatus,
     Model,
+    NewEvent,
     Role,
     UserRole,
 )
-from mlops_tui.errors import Conflict, InvalidInput, MlopsError, NotFound
+from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, MlopsError, NotFound
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
+from mlops_tui.store.schema import HANDOFFS
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +92,92 @@ def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> li
         event.data["from"] = model.owner
         if note:
             event.data["note"] = note
-        requests.append((model, to, note, items, event))
-    return ctx.store.create_handoffs(requests)
+        requests.append((model, event))
+    out = []
+    with ctx.store.transaction() as tx:
+        # Two people may hand a model over at the same moment: its row lock makes the second
+        # wait for the first to commit and then find its handoff below, instead of both
+        # passing the check and one tripping the one-pending index. All locks are taken
+        # before the first event, in name order, so bulk requests never deadlock with each
+        # other or with a writer waiting for the audit chain.
+        held = {name: tx.models.lock(name) for name in sorted({m.name for m, _ in requests})}
+        handoffs = tx.rows(HANDOFFS)
+        for model, event in requests:
+            if held[model.name].owner != model.owner:
+                raise Conflict(
+                    f"{model.name} is now owned by {held[model.name].owner}, not {model.owner}: "
+                    "nothing was written, reload and try again"
+                )
+            if (
+                waiting := handoffs.get(model=model.name, status=HandoffStatus.PENDING)
+            ) is not None:
+                raise AlreadyExists(
+                    f"{model.name} already has a pending handoff #{waiting.id} to "
+                    f"{waiting.to_user}: cancel it first (`mlops handoff cancel {waiting.id}`)"
+                )
+            handoff = handoffs.insert(
+                {
+                    "model": model.name,
+                    "from_user": model.owner,
+                    "to_user": to,
+                    "status": HandoffStatus.PENDING,
+                    "checklist": tuple(ChecklistItem(i) for i in items),
+                    "note": note,
+                    "created_at": event.at,
+                    "created_by": ctx.actor,
+                    "updated_at": event.at,
+                    "updated_by": ctx.actor,
+                }
+            )
+            tx.events.append(event.add(handoff=handoff.id))
+            out.append(handoff)
+    return out
+
+
+def _update(
+    ctx: Context,
+    handoff: Handoff,
+    event: NewEvent,
+    *,
+    status: HandoffStatus = HandoffStatus.PENDING,
+    checklist: tuple[ChecklistItem, ...] | None = None,
+    reply: str | None = None,
+    model_changes: Mapping[str, Any] | None = None,
+    revision: int | None = None,
+) -> tuple[Handoff, Model | None]:
+    """Tick items, or close the handoff, if it is still pending as read; on accept, change
+    the model too (if still at `revision`), with `event`. Raises Conflict when either
+    changed meanwhile."""
+    changes: dict[str, Any] = {
+        "status": status,
+        "checklist": handoff.checklist if checklist is None else checklist,
+        "updated_at": event.at,
+        "updated_by": event.actor,
+    }
+    if reply is not None:
+        changes["reply"] = reply
+    with ctx.store.transaction() as tx:
+        handoffs = tx.rows(HANDOFFS)
+        as_read = {"status": HandoffStatus.PENDING, "checklist": handoff.checklist}
+        updated = handoffs.update(changes, id=handoff.id, **as_read)
+        if updated is None:
+            current = handoffs.get(id=handoff.id)
+            if current is None:
+                raise NotFound(f"no handoff #{handoff.id}")
+            raise Conflict(
+                f"handoff #{handoff.id} changed since you read it (it is now "
+                f"{current.status}, by {current.updated_by}): nothing was written"
+            )
+        model = None
+        if model_changes:
+            model = tx.models.revise(handoff.model, model_changes, event, revision=revision)
+            if model is None:
+                raise Conflict(
+                    f"{handoff.model} changed since you read it: nothing was written, "
+                    "reload and try again"
+                )
+        tx.events.append(event)
+    return updated, model
 
 
 def get(ctx: Context, handoff_id: int) -> Handoff:
@@ -141,11 +228,8 @@ def tick(ctx: Context, handoff_id: int, items: Iterable[str], *, done: bool = Tr
     new = tuple(
         ChecklistItem(c.item, done if c.item in names else c.done) for c in handoff.checklist
     )
-    updated, _ = ctx.store.update_handoff(
-        handoff,
-        checklist=new,
-        event=ctx.event(HANDOFF_TICKED, model.name, handoff=handoff.id, items=names, done=done),
-    )
+    event = ctx.event(HANDOFF_TICKED, model.name, handoff=handoff.id, items=names, done=done)
+    updated, _ = _update(ctx, handoff, event, checklist=new)
     return updated
 
 
@@ -180,13 +264,14 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
         data["backup_cleared"] = True
     if ack_all and handoff.unticked:
         data["acknowledged"] = handoff.unticked
-    updated, new_model = ctx.store.update_handoff(
+    updated, new_model = _update(
+        ctx,
         handoff,
+        ctx.event(ROLE_SET, model.name, **data),
         status=HandoffStatus.ACCEPTED,
         checklist=items,
-        event=ctx.event(ROLE_SET, model.name, **data),
         model_changes=changes,
-        expected_revision=model.revision,
+        revision=model.revision,
     )
     if new_model is None:  # the store returns the model whenever it changes one
         raise AssertionError(f"handoff #{handoff.id} was accepted without changing {model.name}")
@@ -214,12 +299,8 @@ def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
         raise InvalidInput("declining needs --note saying why")
     handoff = _pending(ctx, handoff_id)
     model = _only_receiver(ctx, handoff, "decline")
-    updated, _ = ctx.store.update_handoff(
-        handoff,
-        status=HandoffStatus.DECLINED,
-        reply=note,
-        event=ctx.event(HANDOFF_DECLINED, model.name, handoff=handoff.id, note=note),
-    )
+    event = ctx.event(HANDOFF_DECLINED, model.name, handoff=handoff.id, note=note)
+    updated, _ = _update(ctx, handoff, event, status=HandoffStatus.DECLINED, reply=note)
     return updated
 
 
@@ -238,9 +319,6 @@ def cancel(ctx: Context, handoff_id: int) -> Handoff:
             f"only {handoff.created_by} (who asked) or an admin can cancel handoff #{handoff.id}",
         )
     gate.check(ctx, model)
-    updated, _ = ctx.store.update_handoff(
-        handoff,
-        status=HandoffStatus.CANCELLED,
-        event=ctx.event(HANDOFF_CANCELLED, model.name, handoff=handoff.id),
-    )
+    event = ctx.event(HANDOFF_CANCELLED, model.name, handoff=handoff.id)
+    updated, _ = _update(ctx, handoff, event, status=HandoffStatus.CANCELLED)
     return updated

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import (
@@ -16,6 +17,7 @@ from mlops_tui.domain import (
     ROLE_SET,
     Model,
     MoveKind,
+    NewEvent,
     Role,
     Stage,
 )
@@ -65,10 +67,24 @@ def add_model(
         event.data["description"] = model.description
     if model.tags:
         event.data["tags"] = model.tags
-    return ctx.store.insert_model(model, event)
+    with ctx.store.transaction() as tx:
+        stored = tx.models.insert(model, duplicate=f"a model named {name!r} already exists")
+        return Change(stored, tx.events.append(event))
 
 
 _RETRIES = 8
+
+
+def revise(
+    ctx: Context, name: str, revision: int, changes: Mapping[str, Any], event: NewEvent
+) -> Change:
+    """Change a model as read at `revision`, with its event. Raises Conflict when someone
+    changed it since (or NotFound when it is gone)."""
+    with ctx.store.transaction() as tx:
+        stored = tx.models.revise(name, changes, event, revision=revision)
+        if stored is not None:
+            return Change(stored, tx.events.append(event))
+    raise Conflict.stale(ctx.store.get_model(name), revision)
 
 
 def _retry_unless_pinned(action: Callable[[], Change], expected_revision: int | None) -> Change:
@@ -163,12 +179,8 @@ def _move_once(
         data["version"] = model.version
     if kind == MoveKind.ITERATION:
         data["iteration"] = iteration
-    return ctx.store.update_model(
-        name,
-        expected_revision=model.revision,
-        changes={"stage": stage, "iteration": iteration},
-        event=ctx.event(MODEL_MOVED, name, **data),
-    )
+    changes = {"stage": stage, "iteration": iteration}
+    return revise(ctx, name, model.revision, changes, ctx.event(MODEL_MOVED, name, **data))
 
 
 @gate.writes("edit", model="name")
@@ -206,14 +218,10 @@ def edit_model(
         before = {k: getattr(model, k) for k in changes}
         if before == changes:
             raise InvalidInput(f"{name} already has those values")
-        return ctx.store.update_model(
-            name,
-            expected_revision=model.revision,
-            changes=changes,
-            event=ctx.event(
-                MODEL_EDITED, name, before=before, after=dict(changes), fields=sorted(changes)
-            ),
+        event = ctx.event(
+            MODEL_EDITED, name, before=before, after=dict(changes), fields=sorted(changes)
         )
+        return revise(ctx, name, model.revision, changes, event)
 
     return _retry_unless_pinned(once, expected_revision)
 
@@ -252,9 +260,5 @@ def _set_role_once(
     if user in team.orphaned(ctx):
         raise InvalidInput(f"{user} was deactivated: name someone who is still here")
     gate.check(ctx, model)
-    return ctx.store.update_model(
-        name,
-        expected_revision=model.revision,
-        changes={str(role): user},
-        event=ctx.event(ROLE_SET, name, role=str(role), before=before, after=user),
-    )
+    event = ctx.event(ROLE_SET, name, role=str(role), before=before, after=user)
+    return revise(ctx, name, model.revision, {str(role): user}, event)

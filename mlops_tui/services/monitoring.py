@@ -11,9 +11,10 @@ applies it, and `mlops status`, the board and the detail all read through it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from mlops_tui import domain, modelconfig
 from mlops_tui.domain import (
@@ -22,17 +23,21 @@ from mlops_tui.domain import (
     ALERT_RESOLVED,
     CHECK_RAN,
     Alert,
+    AlertStatus,
     Check,
     Deployment,
     Health,
     Model,
+    NewEvent,
     Stage,
     TestRun,
 )
 from mlops_tui.errors import (
+    Conflict,
     InvalidInput,
     MetricsError,
     MlopsError,
+    NotFound,
     NothingToCheck,
     PermissionDenied,
 )
@@ -41,6 +46,8 @@ from mlops_tui.services import (
     loopcfg,
 )
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
+from mlops_tui.store.unit import Not
 
 UP = "up"  # the health check as a series: 1 answered, 0 did not
 
@@ -185,24 +192,17 @@ def check_model(ctx: Context, model: Model) -> CheckOutcome:
     critical_metrics = {s["metric"] for s in specs}
     recovered = [m for m, v, s in results if m not in critical_metrics and v is not None]
     detail = "; ".join(problems)
-    check, opened, _ = ctx.store.record_check(
-        model=model.name,
-        at=now,
+    check, opened = record(
+        ctx,
+        model.name,
         version=v.number,
         health=health,
         ok=answered,
         detail=detail,
-        actor=ctx.actor,
         results=results,
         stale_at=stale_at,
-        event=ctx.event(CHECK_RAN, model.name, version=v.number),
         alerts=specs,
-        alert_events=[
-            ctx.event(ALERT_OPENED, model.name, metric=s["metric"], detail=s["detail"])
-            for s in specs
-        ],
-        resolve=recovered,
-        resolve_events=[ctx.event(ALERT_RESOLVED, model.name, metric=m) for m in recovered],
+        recovered=recovered,
     )
     outcome = CheckOutcome(model.name, check, results, opened, problems=problems)
     if cfg.monitor_on_drift == "plan":
@@ -210,6 +210,100 @@ def check_model(ctx: Context, model: Model) -> CheckOutcome:
         if drift and model.stage != Stage.PLAN:
             outcome.moved_to_plan = _back_to_plan(ctx, model.name, drift[0])
     return outcome
+
+
+def record(
+    ctx: Context,
+    name: str,
+    *,
+    version: int | None,
+    health: Health,
+    ok: bool,
+    detail: str,
+    results: Sequence[tuple[str, float | None, Health]],
+    stale_at: datetime | None,
+    alerts: Sequence[Mapping[str, Any]] = (),
+    recovered: Sequence[str] = (),
+) -> tuple[Check, list[Alert]]:
+    """Store one check in one transaction: its row, a time-series row per metric, the
+    monitoring clock (stale_at; last_ok_at moves only when the model answered), the alerts
+    it opens and those it resolves. The model's health and history change only when its
+    health does, so a check every 30 s neither floods the history nor bumps the revision
+    others hold; a metric has at most one unresolved alert. Returns (check, alerts opened)."""
+    at = ctx.clock()
+    with ctx.store.transaction() as tx:
+        current = tx.models.lock(name)
+        check = tx.rows(schema.CHECKS).insert(
+            {
+                "model": name,
+                "at": at,
+                "version": version,
+                "health": health,
+                "ok": ok,
+                "detail": detail,
+                "actor": ctx.actor,
+            }
+        )
+        tx.rows(schema.CHECK_RESULTS).insert_many(
+            {"check_id": check.id, "model": name, "at": at, "metric": m, "value": v, "status": s}
+            for m, v, s in results
+        )
+        if stale_at is not None:
+            clock = {"model": name, "stale_at": stale_at, "last_check_at": at}
+            clock["last_ok_at"] = at if ok else None
+            tx.rows(schema.MONITORING).upsert(clock, ["model"], keep=["last_ok_at"])
+        # Events go last: the audit chain is serialised from the first append to the commit.
+        appends: list[NewEvent] = []
+        if current.health != health:
+            event = ctx.event(
+                CHECK_RAN,
+                name,
+                version=version,
+                check=check.id,
+                health=str(health),
+                before=str(current.health),
+            )
+            tx.models.revise_held(name, {"health": health}, event)
+            appends.append(event)
+        rows = tx.rows(schema.ALERTS)
+        unresolved = Not(AlertStatus.RESOLVED)
+        opened: list[Alert] = []
+        for spec in alerts:
+            metric = spec["metric"]
+            if rows.get(model=name, metric=metric, status=unresolved) is not None:
+                continue
+            alert = rows.insert(
+                {
+                    "model": name,
+                    "metric": metric,
+                    "value": spec.get("value"),
+                    "threshold": spec.get("threshold"),
+                    "status": AlertStatus.OPEN,
+                    "opened_at": at,
+                    "detail": spec.get("detail", ""),
+                }
+            )
+            opened.append(alert)
+            appends.append(
+                ctx.event(
+                    ALERT_OPENED,
+                    name,
+                    metric=metric,
+                    detail=spec.get("detail", ""),
+                    alert=alert.id,
+                    check=check.id,
+                )
+            )
+        for metric in recovered:
+            resolved = {"status": AlertStatus.RESOLVED, "resolved_at": at}
+            done = rows.update(resolved, model=name, metric=metric, status=unresolved)
+            if done is not None:
+                appends.append(
+                    ctx.event(ALERT_RESOLVED, name, metric=metric, alert=done.id, check=check.id)
+                )
+        for event in appends:
+            tx.events.append(event)
+    return check, opened
 
 
 def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
@@ -282,13 +376,21 @@ def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
     alert = ctx.store.get_alert(alert_id)
     gate.check(ctx, ctx.store.get_model(alert.model))
-    return ctx.store.ack_alert(
-        alert_id,
-        actor=ctx.actor,
-        at=ctx.clock(),
-        note=note,
-        event=ctx.event(ALERT_ACKED, alert.model),
-    )
+    event = ctx.event(ALERT_ACKED, alert.model, alert=alert.id, metric=alert.metric)
+    if note:
+        event = event.add(note=note)
+    acked = {"status": AlertStatus.ACKNOWLEDGED, "acked_at": event.at, "acked_by": ctx.actor}
+    with ctx.store.transaction() as tx:
+        rows = tx.rows(schema.ALERTS)
+        done = rows.update({**acked, "note": note}, id=alert_id, status=AlertStatus.OPEN)
+        if done is None:
+            now = rows.get(id=alert_id)
+            if now is None:
+                raise NotFound(f"no alert #{alert_id} (see `mlops alerts --all`)")
+            by = f" by {now.acked_by}" if now.acked_by else ""
+            raise Conflict(f"alert #{alert_id} is already {now.status}{by}")
+        tx.events.append(event)
+    return done
 
 
 def series(ctx: Context, name: str, since: datetime | None = None) -> dict[str, list[float]]:

@@ -16,6 +16,7 @@ from mlops_tui.errors import InvalidInput
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store
+from mlops_tui.store.schema import LINKS
 
 RUNBOOK = "runbook"
 
@@ -177,4 +178,15 @@ def set_runbook(ctx: Context, name: str, url: str | None) -> None:
         ):
             raise InvalidInput(f"invalid runbook URL {url[:80]!r}: use http://… or https://…")
     gate.check(ctx, model)
-    ctx.store.set_link(name, RUNBOOK, url, ctx.event(MODEL_LINKED, name, link=RUNBOOK, url=url))
+    event = ctx.event(MODEL_LINKED, name, link=RUNBOOK, url=url)
+    with ctx.store.transaction() as tx:
+        tx.models.lock(name)
+        links = tx.rows(LINKS)
+        if url is None:
+            links.delete(model=name, kind=RUNBOOK)
+        else:
+            row = {"model": name, "kind": RUNBOOK, "url": url}
+            links.upsert(
+                {**row, "updated_at": event.at, "updated_by": ctx.actor}, ["model", "kind"]
+            )
+        tx.events.append(event)

@@ -16,7 +16,7 @@ import collections
 import dataclasses
 import os
 import socket
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,12 +29,16 @@ from mlops_tui.domain import (
     Build,
     BuildStatus,
     Deployment,
+    Model,
+    NewEvent,
     RunStatus,
     TestRun,
 )
-from mlops_tui.errors import Conflict, MlopsError
+from mlops_tui.errors import Conflict, MlopsError, NotFound
 from mlops_tui.services.context import Context
-from mlops_tui.store import Store
+from mlops_tui.store import Change, Store, schema
+from mlops_tui.store.schema import Table
+from mlops_tui.store.unit import Tx
 
 #: the lines of a run's log its record keeps
 LOG_TAIL = 200
@@ -47,6 +51,9 @@ T = TypeVar("T")
 class Kind(Generic[R]):
     """What differs between builds, test runs and deployments, for the parts they share."""
 
+    table: Table[R]
+    #: the field of its events that names the run
+    key: str
     #: the error a run whose process died is recorded with
     died: str
     #: the event its end appends
@@ -54,31 +61,69 @@ class Kind(Generic[R]):
     interrupted: StrEnum
     #: this model's runs still marked running
     running: Callable[[Store, str], list[R]]
-    #: the store's way to finish one: (run id, status, at, error, log_tail, event)
-    finish: Callable[..., Any]
 
 
 BUILDS: Kind[Build] = Kind(
+    schema.BUILDS,
+    "build",
     "the process running this build died",
     BUILD_FINISHED,
     BuildStatus.INTERRUPTED,
     lambda store, model: store.builds(model=model, status=BuildStatus.RUNNING),
-    lambda store, *a, **kw: store.finish_build(*a, **kw),
 )
 TEST_RUNS: Kind[TestRun] = Kind(
+    schema.TEST_RUNS,
+    "test_run",
     "the process running these tests died",
     TEST_FINISHED,
     RunStatus.INTERRUPTED,
     lambda store, model: store.test_runs(model, status=RunStatus.RUNNING, limit=None),
-    lambda store, *a, **kw: store.finish_test_run(*a, **kw),
 )
 DEPLOYMENTS: Kind[Deployment] = Kind(
+    schema.DEPLOYMENTS,
+    "deployment",
     "the process running this deployment died",
     DEPLOY_FINISHED,
     RunStatus.INTERRUPTED,
     lambda store, model: store.deployments(model, status=RunStatus.RUNNING, limit=None),
-    lambda store, *a, **kw: store.finish_deployment(*a, **kw),
 )
+
+#: what a run's end changes besides the run (a build's version, a deployment's production
+#: version): given the transaction, the run as finished and its event; returns the model
+#: as stored
+Then = Callable[[Tx, R, NewEvent], Model]
+
+
+# -- recording it ----------------------------------------------------------------------------
+def start(ctx: Context, kind: Kind[R], values: Mapping[str, Any], event: NewEvent) -> R:
+    """Record a run of `values["model"]` as running from the event's time, by the actor
+    (with the model held: NotFound when there is none), and its event."""
+    with ctx.store.transaction() as tx:
+        run = tx.runs(kind.table).start({"started_at": event.at, "actor": ctx.actor, **values})
+        tx.events.append(event.add(**{kind.key: run.id, "version": run.version}))
+    return run
+
+
+def finish(
+    ctx: Context,
+    kind: Kind[R],
+    run_id: int,
+    changes: Mapping[str, Any],
+    event: NewEvent,
+    then: Then[R] | None = None,
+) -> tuple[R, Change]:
+    """End a running run with `changes` (its status among them) at the event's time, and
+    append the event naming the run, its version and how it ended. Raises NotFound, or
+    Conflict when it has already ended."""
+    with ctx.store.transaction() as tx:
+        run = tx.runs(kind.table).finish(run_id, {"finished_at": event.at, **changes})
+        event = event.add(**{kind.key: run.id, "version": run.version, "status": str(run.status)})
+        model = then(tx, run, event) if then is not None else tx.models.get(name=run.model)
+        if model is None:
+            raise NotFound(f"no model named {run.model!r}")
+        return run, Change(model, tx.events.append(event))
+
+
 _KINDS: dict[type, Kind[Any]] = {Build: BUILDS, TestRun: TEST_RUNS, Deployment: DEPLOYMENTS}
 
 
@@ -119,16 +164,9 @@ def reap_interrupted(ctx: Context, kind: Kind[R], model: str) -> int:
     for run in kind.running(ctx.store, model):
         if alive(run):
             continue
+        ended = {"status": kind.interrupted, "error": kind.died, "log_tail": run.log_tail}
         try:
-            kind.finish(
-                ctx.store,
-                run.id,
-                status=kind.interrupted,
-                at=ctx.clock(),
-                error=kind.died,
-                log_tail=run.log_tail,
-                event=ctx.event(kind.finished, run.model),
-            )
+            finish(ctx, kind, run.id, ended, ctx.event(kind.finished, run.model))
         except Conflict:
             continue  # another process recorded it first
         reaped += 1

@@ -7,6 +7,7 @@ with their first change (the change's event carries `joined`), unless an admin t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from mlops_tui.domain import (
 from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
-from mlops_tui.store import Store
+from mlops_tui.store import Store, schema
 
 # Shared settings: name -> (default, what it means).
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -100,7 +101,12 @@ def add_user(
         updated_at=event.at,
         updated_by=ctx.actor,
     )
-    return ctx.store.add_user(new, event)
+    with ctx.store.transaction() as tx:
+        tx.rows(schema.USERS).insert(
+            new, duplicate=f"{name} is already a user (see `mlops user list`)"
+        )
+        tx.events.append(event)
+    return new
 
 
 def _change(ctx: Context, name: str, **changes: Any) -> User:
@@ -109,7 +115,14 @@ def _change(ctx: Context, name: str, **changes: Any) -> User:
     for key, value in changes.items():
         old = getattr(before, key)
         data[key] = {"before": str(old) if isinstance(old, UserRole) else old, "after": value}
-    return ctx.store.update_user(before.name, changes, ctx.event(USER_CHANGED, None, **data))
+    event = ctx.event(USER_CHANGED, None, **data)
+    with ctx.store.transaction() as tx:
+        stamped = {**changes, "updated_at": event.at, "updated_by": ctx.actor}
+        after = tx.rows(schema.USERS).update(stamped, name=before.name)
+        if after is None:
+            raise NotFound(f"no user named {name!r} (see `mlops user list`)")
+        tx.events.append(event)
+    return after
 
 
 @gate.writes("manage")
@@ -234,7 +247,10 @@ def set_setting(ctx: Context, key: str, text: str) -> Any:
     value = _parse_setting(ctx, key, text)
     before = get_setting(ctx, key)
     event = ctx.event(SETTING_SET, None, key=key, before=before, after=value)
-    ctx.store.set_setting(key, value, event)
+    row = {"key": key, "value": json.dumps(value), "updated_at": event.at, "updated_by": ctx.actor}
+    with ctx.store.transaction() as tx:
+        tx.rows(schema.SETTINGS).upsert(row, ["key"])
+        tx.events.append(event)
     return value
 
 
@@ -293,8 +309,14 @@ def describe(kind: str, d: dict[str, Any]) -> str:
 def looked(ctx: Context, model: Model) -> None:
     """Remember that the owner looked at their model (the detail screen, `model show`)."""
     if ctx.actor == model.owner:
-        with gate.bookkeeping(ctx):
-            ctx.store.record_view(model.name, ctx.actor, ctx.clock())
+        seen = {
+            "model": model.name,
+            "actor": ctx.actor,
+            "at": ctx.clock(),
+            "head": ctx.store.head(),
+        }
+        with gate.bookkeeping(ctx), ctx.store.transaction() as tx:
+            tx.rows(schema.VIEWS).upsert(seen, ["model", "actor"])
 
 
 def changes_since_owner_looked(

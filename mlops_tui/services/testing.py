@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from mlops_tui import domain
-from mlops_tui.domain import TEST_FINISHED, TEST_RECORDED, TEST_STARTED, RunStatus, TestRun
+from mlops_tui.domain import (
+    TEST_FINISHED,
+    TEST_RECORDED,
+    TEST_STARTED,
+    NewEvent,
+    RunStatus,
+    TestRun,
+    Version,
+)
 from mlops_tui.errors import InvalidInput, RunCancelled, TestsFailed
 from mlops_tui.services import gate, loopcfg, runs
 from mlops_tui.services.context import Context
@@ -237,32 +245,22 @@ def run(
             model.repo, v.commit, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
         )
     host, pid = runs.here()
-    started = ctx.store.start_test_run(
-        model=name,
-        version=v.number,
-        commit=v.commit,
+    started = _start(
+        ctx,
+        v,
+        ctx.event(TEST_STARTED, name, command=cfg.test_command),
         in_image=cfg.test_in_image,
         command=cfg.test_command,
-        at=ctx.clock(),
-        actor=ctx.actor,
         host=host,
         pid=pid,
-        event=ctx.event(TEST_STARTED, name, command=cfg.test_command),
     )
     log = runs.Log(on_line)
 
     def finish(
         status: RunStatus, error: str | None = None, counts: tuple[int, int, int] | None = None
     ) -> TestRun:
-        return ctx.store.finish_test_run(
-            started.id,
-            status=status,
-            at=ctx.clock(),
-            counts=counts,
-            error=error,
-            log_tail=log.tail,
-            event=ctx.event(TEST_FINISHED, name, **({"error": error} if error else {})),
-        )
+        event = ctx.event(TEST_FINISHED, name, **({"error": error} if error else {}))
+        return _finish(ctx, started.id, status, counts, error, log.tail, event)
 
     with runs.recorded(finish, failed=RunStatus.FAILED, cancelled=RunStatus.CANCELLED):
         code, report, stopped = log.follow(lines)
@@ -316,24 +314,34 @@ def record(
     gate.check(ctx, model)
     runs.reap_interrupted(ctx, runs.TEST_RUNS, name)
     v = loopcfg.version_of(ctx, model, version)
-    started = ctx.store.start_test_run(
-        model=name,
-        version=v.number,
-        commit=v.commit,
-        in_image=False,
-        command=[],
-        at=ctx.clock(),
-        actor=ctx.actor,
-        host=None,
-        pid=None,
-        url=url,
-        event=ctx.event(TEST_RECORDED, name, **({"url": url} if url else {})),
-    )
-    return ctx.store.finish_test_run(
-        started.id,
-        status=RunStatus.PASSED if passed else RunStatus.FAILED,
-        at=ctx.clock(),
-        counts=counts,
-        error=None if passed else "reported as failed by external CI",
-        event=ctx.event(TEST_FINISHED, name, external=True),
-    )
+    event = ctx.event(TEST_RECORDED, name, **({"url": url} if url else {}))
+    started = _start(ctx, v, event, in_image=False, command=[], url=url)
+    status = RunStatus.PASSED if passed else RunStatus.FAILED
+    error = None if passed else "reported as failed by external CI"
+    event = ctx.event(TEST_FINISHED, name, external=True)
+    return _finish(ctx, started.id, status, counts, error, "", event)
+
+
+def _start(ctx: Context, v: Version, event: NewEvent, **values: Any) -> TestRun:
+    """Record a test run of version `v` as running."""
+    values = {"model": v.model, "version": v.number, "commit_sha": v.commit, **values}
+    return runs.start(ctx, runs.TEST_RUNS, values, event)
+
+
+def _finish(
+    ctx: Context,
+    run_id: int,
+    status: RunStatus,
+    counts: tuple[int, int, int] | None,
+    error: str | None,
+    log_tail: str,
+    event: NewEvent,
+) -> TestRun:
+    """End the test run with what its report counted, when it had one."""
+    ended: dict[str, Any] = {"status": status, "error": error, "log_tail": log_tail}
+    if counts is not None:
+        tally = dict(zip(("passed", "failed", "skipped"), counts, strict=True))
+        ended.update(tally)
+        event = event.add(**tally)
+    run, _ = runs.finish(ctx, runs.TEST_RUNS, run_id, ended, event)
+    return run

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from mlops_tui import domain
-from mlops_tui.errors import InvalidInput, MlopsError
+from mlops_tui.errors import Conflict, InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 FORMAT = "mlops-export"
 FORMAT_VERSION = 2  # 2 added versions and builds; 1 still imports
@@ -275,7 +276,13 @@ def import_(ctx: Context, lines: Iterable[str], source: str = "<stdin>") -> dict
         )
         raise InvalidInput(f"{source}{at}: {exc}; nothing was imported") from None
     try:
-        ctx.store.load(records)
+        with ctx.store.transaction() as tx:
+            if tx.models.get() is not None or tx.rows(schema.EVENTS).get() is not None:
+                raise Conflict(
+                    "the database is not empty: import only into a new database "
+                    "(point MLOPS_DB at a new file or an empty PostgreSQL database)"
+                )
+            tx.restore(records)
     except InvalidInput as exc:
         at = _refused_line(records, line_of)
         raise InvalidInput(f"{source}{at}: {exc.message}; nothing was imported") from None
@@ -299,7 +306,8 @@ def _refused_line(records: dict[str, list[dict[str, Any]]], line_of: dict[int, i
             part[kind].append(row)
         with open_store(":memory:") as scratch, gate.scratch(scratch):
             try:
-                scratch.load(part)
+                with scratch.transaction() as tx:
+                    tx.restore(part)
             except InvalidInput:
                 return False
         return True

@@ -25,10 +25,11 @@ from datetime import timedelta
 from typing import Any
 
 from mlops_tui import __version__, domain
-from mlops_tui.domain import WEBHOOK_ADDED, WEBHOOK_REMOVED, Attempt, Event, Webhook
+from mlops_tui.domain import WEBHOOK_ADDED, WEBHOOK_REMOVED, Attempt, Delivery, Event, Webhook
 from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 #: event categories (the part of a kind before the dot) a webhook can ask for; README lists
 #: the kinds behind each one
@@ -99,9 +100,23 @@ def add(
     data: dict[str, Any] = {"url": url, "events": list(categories) or ["all"]}
     if secret_env:
         data["secret_env"] = secret_env
-    return ctx.store.add_webhook(
-        url, categories, secret_env, ctx.event(WEBHOOK_ADDED, None, **data)
-    )
+    event = ctx.event(WEBHOOK_ADDED, None, **data)
+    with ctx.store.transaction() as tx:
+        hooks = tx.rows(schema.WEBHOOKS)
+        hook = hooks.insert(
+            {
+                "url": url,
+                "categories": categories,
+                "secret_env": secret_env,
+                "created_at": event.at,
+                "created_by": ctx.actor,
+            }
+        )
+        stored = tx.events.append(event.add(webhook=hook.id))
+        # It delivers what happens from now on: its cursor starts at its own event.
+        found = hooks.update({"last_event": stored.id}, id=hook.id)
+    assert found is not None
+    return found
 
 
 def webhooks(ctx: Context) -> list[Webhook]:
@@ -114,7 +129,11 @@ def get(ctx: Context, hook_id: int) -> Webhook:
 
 @gate.writes("webhook")
 def remove(ctx: Context, hook_id: int) -> Event:
-    return ctx.store.remove_webhook(hook_id, ctx.event(WEBHOOK_REMOVED, None))
+    with ctx.store.transaction() as tx:
+        hook = tx.rows(schema.WEBHOOKS).update({"active": False}, id=hook_id, active=True)
+        if hook is None:
+            raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+        return tx.events.append(ctx.event(WEBHOOK_REMOVED, None, webhook=hook_id, url=hook.url))
 
 
 def pending(ctx: Context, hook_id: int | None = None) -> int:
@@ -210,16 +229,7 @@ def test(ctx: Context, hook_id: int) -> Attempt:
     }
     started = time.monotonic()
     ok, code, error = _post(hook, _body(ping), _headers("webhook.test", None, None), TIMEOUT)
-    return ctx.store.record_attempt(
-        webhook=hook.id,
-        event=None,
-        kind="webhook.test",
-        at=ctx.clock(),
-        ok=ok,
-        code=code,
-        error=error,
-        seconds=time.monotonic() - started,
-    )
+    return _attempted(ctx, hook.id, None, "webhook.test", ok, code, error, started)
 
 
 @gate.writes("deliver")
@@ -264,17 +274,15 @@ def _relay(
     report = Report() if report is None else report
     pending = 0
     for hook in ctx.store.webhooks():
-        while ctx.store.enqueue(hook, ctx.clock())[0]:
+        while _enqueue(ctx, hook):
             if deadline is not None and time.monotonic() > deadline:
                 break
-        now = ctx.clock()
-        lease = timedelta(seconds=(budget or 0) + timeout + 30)
-        if not ctx.store.claim_webhook(hook.id, owner, now, now + lease):
+        if not _claim(ctx, hook.id, owner, (budget or 0) + timeout + 30):
             continue  # another relay is sending this webhook's events right now
         try:
             _drain(ctx, hook, owner, deadline, retry_now, timeout, report, on_attempt)
         finally:
-            ctx.store.release_webhook(hook.id, owner)
+            _release(ctx, hook.id, owner)
         pending += len(ctx.store.deliveries(webhook=hook.id, status="pending"))
     report.pending = pending
     return report
@@ -310,19 +318,7 @@ def _drain(
             _headers(event.kind, event.id, delivery.id),
             timeout if left is None else max(min(timeout, left), 0.2),
         )
-        attempts = delivery.attempts + 1
-        attempt = ctx.store.record_attempt(
-            webhook=hook.id,
-            event=event.id,
-            kind=event.kind,
-            at=ctx.clock(),
-            ok=ok,
-            code=code,
-            error=error,
-            seconds=time.monotonic() - started,
-            delivery=delivery.id,
-            next_attempt_at=None if ok else ctx.clock() + timedelta(seconds=backoff(attempts)),
-        )
+        attempt = _attempted(ctx, hook.id, event.id, event.kind, ok, code, error, started, delivery)
         # Counted as soon as the attempt is on record, before anything else can stop the
         # relay (Ctrl+C, a failing callback), so the report matches the delivery log.
         if ok:
@@ -333,8 +329,66 @@ def _drain(
             on_attempt(hook, attempt)
         if not ok:
             return
-        if not ctx.store.claim_webhook(hook.id, owner, now, now + timedelta(seconds=timeout + 30)):
+        if not _claim(ctx, hook.id, owner, timeout + 30):
             return  # our lease ran out and another relay took over: it goes on in order
+
+
+# The outbox's steps, each its own short transaction (a relay sends between them).
+def _enqueue(ctx: Context, hook: Webhook) -> int:
+    with ctx.store.transaction() as tx:
+        return tx.outbox.enqueue(hook, ctx.clock())
+
+
+def _claim(ctx: Context, hook_id: int, owner: str, seconds: float) -> bool:
+    now = ctx.clock()
+    with ctx.store.transaction() as tx:
+        return tx.outbox.claim(hook_id, owner, now, now + timedelta(seconds=seconds))
+
+
+def _release(ctx: Context, hook_id: int, owner: str) -> None:
+    with ctx.store.transaction() as tx:
+        tx.outbox.release(hook_id, owner)
+
+
+def _attempted(
+    ctx: Context,
+    hook_id: int,
+    event_id: int | None,
+    kind: str,
+    ok: bool,
+    code: int | None,
+    error: str | None,
+    started: float,
+    delivery: Delivery | None = None,
+) -> Attempt:
+    """Log an attempt; for a queued delivery, mark it delivered, or due again after its
+    backoff, in the same transaction."""
+    at = ctx.clock()
+    with ctx.store.transaction() as tx:
+        attempt = tx.rows(schema.ATTEMPTS).insert(
+            {
+                "webhook": hook_id,
+                "event": event_id,
+                "kind": kind,
+                "at": at,
+                "ok": ok,
+                "code": code,
+                "error": error,
+                "seconds": time.monotonic() - started,
+            }
+        )
+        if delivery is not None:
+            attempts = delivery.attempts + 1
+            retry = None if ok else at + timedelta(seconds=backoff(attempts))
+            outcome = {
+                "attempts": attempts,
+                "status": "delivered" if ok else "pending",
+                "last_error": error,
+                "next_attempt_at": retry,
+                "delivered_at": at if ok else None,
+            }
+            tx.rows(schema.DELIVERIES).update(outcome, id=delivery.id)
+    return attempt
 
 
 def after_write(ctx: Context) -> None:

@@ -1,16 +1,16 @@
 """The persistence contract that both backends honour, so services never know which one runs.
 
-Every write method is one transaction that changes the state *and* appends its event:
-either both land or neither does.
+Reads are the methods below. Every write is a unit of work, `with store.transaction() as
+tx:`, whose rows and events land together or not at all (see `store.unit`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlops_tui.domain import (
     Alert,
@@ -18,16 +18,13 @@ from mlops_tui.domain import (
     Build,
     BuildStatus,
     Check,
-    ChecklistItem,
     CheckResult,
     Delivery,
     Deployment,
     Event,
     Handoff,
     HandoffStatus,
-    Health,
     Model,
-    NewEvent,
     RunStatus,
     Stage,
     TestRun,
@@ -37,6 +34,9 @@ from mlops_tui.domain import (
 )
 from mlops_tui.grants import Grant, Grants
 from mlops_tui.store.dialect import Anchor
+
+if TYPE_CHECKING:
+    from mlops_tui.store.unit import Tx
 
 
 class StatusRow(NamedTuple):
@@ -84,9 +84,10 @@ class Change(NamedTuple):
 class Store(ABC):
     """Shared state: models and their append-only history.
 
-    Every write needs a grant from the service layer's gate in force (`acting`): without
-    one, or for an actor, model or kind of event the grant does not cover, a write method
-    raises UngatedWrite before it changes anything.
+    Reads are methods. Writes go through `transaction()`, and only with a grant from the
+    service layer's gate in force (`acting`): without one, or for an actor, model or kind
+    of event the grant does not cover, the write raises UngatedWrite before it changes
+    anything.
     """
 
     #: "sqlite" or "postgresql"
@@ -114,6 +115,13 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A write transaction and its repositories (`store.unit`), committed when the block
+        ends, rolled back when it raises. Raises UngatedWrite with no grant in force, and at
+        the end when a recorded change appended no event; StoreUnavailable when the
+        database cannot be written."""
 
     def watch(self) -> Watch | None:
         """A Watch on this database's changes, or None where the database cannot tell
@@ -177,62 +185,7 @@ class Store(ABC):
     def last_event(self, model: str) -> Event | None:
         """Return the newest event of `model`, or None."""
 
-    # -- writes (each one transaction, state and event together) ----------------------
-    @abstractmethod
-    def insert_model(self, model: Model, event: NewEvent) -> Change:
-        """Create `model` and append `event`. Raises AlreadyExists."""
-
-    @abstractmethod
-    def update_model(
-        self,
-        name: str,
-        *,
-        expected_revision: int,
-        changes: Mapping[str, Any],
-        event: NewEvent,
-    ) -> Change:
-        """Apply `changes` to the model if it is still at `expected_revision`, and append `event`.
-
-        The revision goes up by one and updated_at/updated_by come from the event.
-        Raises NotFound, or Conflict naming who changed the model since it was read.
-        Returns the model as stored and the stored event."""
-
-    @abstractmethod
-    def append_event(self, event: NewEvent) -> Event:
-        """Append an event that changes no state (a Git operation, an attempt that failed)."""
-
-    @abstractmethod
-    def start_build(
-        self,
-        *,
-        model: str,
-        inputs: str,
-        commit: str,
-        ref: str | None,
-        actor: str,
-        at: datetime,
-        host: str | None,
-        pid: int | None,
-        event: NewEvent,
-    ) -> Build:
-        """"""
-
-    @abstractmethod
-    def finish_build(
-        self,
-        build_id: int,
-        *,
-        status: BuildStatus,
-        at: datetime,
-        error: str | None = None,
-        log_tail: str = "",
-        image: str | None = None,
-        url: str | None = None,
-        version: Version | None = None,
-        event: NewEvent,
-    ) -> tuple[Build, Change]:
-        """"""
-
+    # -- builds and versions -------------------------------------------------------------
     @abstractmethod
     def get_build(self, build_id: int) -> Build:
         """"""
@@ -258,48 +211,8 @@ class Store(ABC):
 
         Rows are plain JSON-ready dicts (timestamps as ISO-8601 strings with offset)."""
 
-    @abstractmethod
-    def load(self, records: Mapping[str, Iterable[dict[str, Any]]]) -> None:
-        """Insert rows as `dump` yields them (record type -> rows), ids and timestamps kept,
-        in one transaction.
-
-        Raises Conflict when the database is not empty."""
-
     # -- the loop's evidence: tests, deployments, checks, alerts -------------------------
     # Implemented once in store/sql_loop.py (LoopSql); full signatures and docs there.
-    @abstractmethod
-    def start_test_run(
-        self,
-        *,
-        model: str,
-        version: int,
-        commit: str | None,
-        in_image: bool,
-        command: list[str],
-        at: datetime,
-        actor: str,
-        host: str | None,
-        pid: int | None,
-        url: str | None = None,
-        event: NewEvent,
-    ) -> TestRun:
-        """Record a running test run (host, pid) and its event. Raises NotFound."""
-
-    @abstractmethod
-    def finish_test_run(
-        self,
-        run_id: int,
-        *,
-        status: RunStatus,
-        at: datetime,
-        counts: tuple[int, int, int] | None = None,
-        error: str | None = None,
-        log_tail: str = "",
-        event: NewEvent,
-    ) -> TestRun:
-        """Close a running test run with its status, counts and tail, and its event.
-        Raises NotFound, or Conflict when it is no longer running."""
-
     @abstractmethod
     def test_runs(
         self,
@@ -312,41 +225,6 @@ class Store(ABC):
         """Test runs newest first, optionally of one model, one version or one status."""
 
     @abstractmethod
-    def start_deployment(
-        self,
-        *,
-        model: str,
-        version: int,
-        kind: str,
-        target: str,
-        image: str | None,
-        previous_version: int | None,
-        at: datetime,
-        actor: str,
-        host: str | None,
-        pid: int | None,
-        event: NewEvent,
-    ) -> Deployment:
-        """Record a running deployment or rollback (host, pid) and its event."""
-
-    @abstractmethod
-    def finish_deployment(
-        self,
-        deployment_id: int,
-        *,
-        status: RunStatus,
-        at: datetime,
-        error: str | None = None,
-        log_tail: str = "",
-        rolled_back: bool = False,
-        stale_at: datetime | None = None,
-        event: NewEvent,
-    ) -> tuple[Deployment, Change]:
-        """Close a running deployment. On success the model's production_version becomes the
-        deployed version and its monitoring clock starts (stale_at), with the event, in the
-        same transaction. Returns (deployment, Change)."""
-
-    @abstractmethod
     def deployments(
         self,
         model: str | None = None,
@@ -356,32 +234,6 @@ class Store(ABC):
         version: int | None = None,
     ) -> list[Deployment]:
         """Deployments and rollbacks newest first, optionally of one model/status/version."""
-
-    @abstractmethod
-    def record_check(
-        self,
-        *,
-        model: str,
-        at: datetime,
-        version: int | None,
-        health: Health,
-        ok: bool,
-        detail: str,
-        actor: str,
-        results: Sequence[tuple[str, float | None, Health]],
-        stale_at: datetime | None,
-        event: NewEvent,
-        alerts: Sequence[Mapping[str, Any]] = (),
-        alert_events: Sequence[NewEvent] = (),
-        resolve: Sequence[str] = (),
-        resolve_events: Sequence[NewEvent] = (),
-    ) -> tuple[Check, list[Alert], Change | None]:
-        """Store one check: its overall row, one time-series row per metric, the model's
-        health and monitoring clock (stale_at, moved on only when `ok`), the alerts it opens
-        (skipping a metric that already has an unresolved alert) and resolves, and their
-        events, in one transaction. The model and its history change only when its health
-        does (`event` is appended then), so a check every 30 s does not flood the history or
-        bump the revision others hold. Returns (check, alerts opened, Change or None)."""
 
     @abstractmethod
     def last_check(self, model: str, *, ok: bool | None = None) -> Check | None:
@@ -418,13 +270,6 @@ class Store(ABC):
     @abstractmethod
     def get_alert(self, alert_id: int) -> Alert:
         """"""
-
-    @abstractmethod
-    def ack_alert(
-        self, alert_id: int, *, actor: str, at: datetime, note: str | None, event: NewEvent
-    ) -> Alert:
-        """Acknowledge an open alert and append `event`. Raises NotFound, or Conflict when it
-        is already acknowledged or resolved."""
 
     # -- the team: people, handoffs, settings, audit chain ------------------------------
     # Every append (SqlCore._append) also links the event into the audit chain: it is
@@ -463,14 +308,6 @@ class Store(ABC):
         """Return the names of deactivated people (the models they own are orphaned)."""
 
     @abstractmethod
-    def add_user(self, user: User, event: NewEvent) -> User:
-        """Add `user` and append `event`. Raises AlreadyExists."""
-
-    @abstractmethod
-    def update_user(self, name: str, changes: Mapping[str, Any], event: NewEvent) -> User:
-        """Change role, email or active, append `event`; return the User. Raises NotFound."""
-
-    @abstractmethod
     def count_admins(self) -> int:
         """Return how many active admins there are."""
 
@@ -483,20 +320,8 @@ class Store(ABC):
         """Return key -> (value, when set, by whom) for every setting that was set."""
 
     @abstractmethod
-    def set_setting(self, key: str, value: Any, event: NewEvent) -> None:
-        """Set a shared setting (any JSON value) and append `event`."""
-
-    @abstractmethod
     def database_user(self) -> str | None:
         """The database role of this connection (PostgreSQL), which no variable can spoof."""
-
-    @abstractmethod
-    def create_handoffs(
-        self, requests: Sequence[tuple[Model, str, str | None, list[str], NewEvent]]
-    ) -> list[Handoff]:
-        """Create pending handoffs, each (model as read, to, note, checklist, event), all in
-        one transaction. Raises Conflict when a model changed owner since it was read,
-        AlreadyExists when one already has a pending handoff."""
 
     @abstractmethod
     def get_handoff(self, handoff_id: int) -> Handoff:
@@ -514,32 +339,8 @@ class Store(ABC):
         """Return handoffs by id, filtered by status, receiver, either party or model."""
 
     @abstractmethod
-    def update_handoff(
-        self,
-        handoff: Handoff,
-        *,
-        status: HandoffStatus | None = None,
-        checklist: Sequence[ChecklistItem] | None = None,
-        reply: str | None = None,
-        event: NewEvent,
-        model_changes: Mapping[str, Any] | None = None,
-        expected_revision: int | None = None,
-    ) -> tuple[Handoff, Model | None]:
-        """Tick items, or close the handoff (accept/decline/cancel), if it is still pending
-        as read; on accept, change the model too (if still at `expected_revision`), all in
-        one transaction with `event`. Raises Conflict when either changed meanwhile."""
-
-    @abstractmethod
-    def set_link(self, model: str, kind: str, url: str | None, event: NewEvent) -> None:
-        """Set (None: remove) a model's link of `kind` (the runbook) and append `event`."""
-
-    @abstractmethod
     def links(self, kind: str) -> dict[str, str]:
         """Return model -> url for every model with a link of `kind`."""
-
-    @abstractmethod
-    def record_view(self, model: str, actor: str, at: datetime) -> None:
-        """Remember that `actor` looked at `model` at `at` (not an event: nothing changed)."""
 
     @abstractmethod
     def last_view(self, model: str, actor: str) -> tuple[datetime, int] | None:
@@ -580,11 +381,6 @@ class Store(ABC):
         when there is none), cheaply: asked after every write."""
 
     @abstractmethod
-    def add_checkpoint(self, replay: int, checkpoint: Checkpoint) -> None:
-        """Keep `checkpoint` (bookkeeping: no event). One already kept at the same event,
-        by a concurrent writer, is left as it is."""
-
-    @abstractmethod
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         """The events with these ids (missing ones left out)."""
 
@@ -598,16 +394,6 @@ class Store(ABC):
         """Approvals required before production: model name (or "*", every model) -> N."""
 
     @abstractmethod
-    def set_approval_rule(self, scope: str, required: int, event: NewEvent) -> Event:
-        """Set (0: remove) the rule for `scope` and append `event`, in one transaction."""
-
-    @abstractmethod
-    def add_webhook(
-        self, url: str, categories: tuple[str, ...], secret_env: str | None, event: NewEvent
-    ) -> Webhook:
-        """Create a webhook whose cursor starts at `event`, appended in the same transaction."""
-
-    @abstractmethod
     def webhooks(self, *, include_removed: bool = False) -> list[Webhook]:
         """Webhooks by id (removed ones only with include_removed)."""
 
@@ -616,44 +402,8 @@ class Store(ABC):
         """An active webhook. Raises NotFound."""
 
     @abstractmethod
-    def remove_webhook(self, hook_id: int, event: NewEvent) -> Event:
-        """Deactivate it (its log stays) and append `event`. Raises NotFound."""
-
-    @abstractmethod
-    def enqueue(self, hook: Webhook, at: datetime, batch: int = 1000) -> tuple[int, int]:
-        """Queue the events past the webhook's cursor that it wants; returns how many events
-        were read and how many were queued (call again while the first is not 0).
-
-        The cursor row is locked first (an UPDATE), so two relays never queue twice."""
-
-    @abstractmethod
-    def claim_webhook(self, hook_id: int, owner: str, now: datetime, until: datetime) -> bool:
-        """Take (or extend) the webhook's delivery lease; False when another relay holds it."""
-
-    @abstractmethod
-    def release_webhook(self, hook_id: int, owner: str) -> None:
-        """Give the lease back (only if `owner` holds it)."""
-
-    @abstractmethod
     def next_delivery(self, hook_id: int) -> tuple[Delivery, Event] | None:
         """The oldest undelivered event of the webhook: later ones wait behind it (order)."""
-
-    @abstractmethod
-    def record_attempt(
-        self,
-        *,
-        webhook: int,
-        event: int | None,
-        kind: str,
-        at: datetime,
-        ok: bool,
-        code: int | None,
-        error: str | None,
-        seconds: float,
-        delivery: int | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> Attempt:
-        """Log one attempt and, for a queued delivery, its new state, in one transaction."""
 
     @abstractmethod
     def attempts(

@@ -54,6 +54,9 @@ class Col(NamedTuple):
     enum: type[StrEnum] | None = None
     #: carried by export and import (a relay's lease is not the team's data)
     exported: bool = True
+    #: a process's own progress (the relay's cursor and lease), not the team's data: a
+    #: change to it alone needs no event even in a recorded table
+    bookkeeping: bool = False
 
     @property
     def field(self) -> str:
@@ -81,6 +84,10 @@ class Table(Generic[R]):
     order: str = "id"
     #: extra record fields a reader takes after the row's columns (a join's values)
     extra: tuple[str, ...] = ()
+    #: the team's data, described by the history: a change to it appends its event in the
+    #: same transaction (the store refuses one without). Derived data and a process's
+    #: bookkeeping (checks' time series, the relay's outbox, checkpoints) are not.
+    recorded: bool = False
     _readers: dict[tuple[Any, ...], Callable[[Sequence[Any]], R]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -192,6 +199,7 @@ MODELS = Table(
     Model,
     "model",
     "name",
+    recorded=True,
 )
 EVENTS = Table(
     "events",
@@ -225,6 +233,7 @@ VERSIONS = Table(
     Version,
     "version",
     "model, number",
+    recorded=True,
 )
 BUILDS = Table(
     "builds",
@@ -248,6 +257,7 @@ BUILDS = Table(
     ),
     Build,
     "build",
+    recorded=True,
 )
 TEST_RUNS = Table(
     "test_runs",
@@ -273,6 +283,7 @@ TEST_RUNS = Table(
     ),
     TestRun,
     "test_run",
+    recorded=True,
 )
 DEPLOYMENTS = Table(
     "deployments",
@@ -296,6 +307,7 @@ DEPLOYMENTS = Table(
     ),
     Deployment,
     "deployment",
+    recorded=True,
 )
 CHECKS = Table(
     "checks",
@@ -344,6 +356,7 @@ ALERTS = Table(
     ),
     Alert,
     "alert",
+    recorded=True,
 )
 MONITORING: Table[Any] = Table(
     "monitoring",
@@ -363,6 +376,7 @@ APPROVAL_RULES: Table[Any] = Table(
     None,
     "approval_rule",
     "scope",
+    recorded=True,
 )
 WEBHOOKS = Table(
     "webhooks",
@@ -373,13 +387,14 @@ WEBHOOKS = Table(
         Col("secret_env"),
         Col("created_at", "time"),
         Col("created_by"),
-        Col("last_event", "int", attr="cursor"),
+        Col("last_event", "int", attr="cursor", bookkeeping=True),
         Col("active", "bool", attr=""),
-        Col("lease_until", "time", attr="", exported=False),
-        Col("lease_owner", attr="", exported=False),
+        Col("lease_until", "time", attr="", exported=False, bookkeeping=True),
+        Col("lease_owner", attr="", exported=False, bookkeeping=True),
     ),
     Webhook,
     "webhook",
+    recorded=True,
 )
 DELIVERIES = Table(
     "webhook_deliveries",
@@ -429,6 +444,7 @@ USERS = Table(
     User,
     "user",
     "name",
+    recorded=True,
 )
 SETTINGS: Table[Any] = Table(
     "settings",
@@ -436,6 +452,7 @@ SETTINGS: Table[Any] = Table(
     None,
     "setting",
     "key",
+    recorded=True,
 )
 HANDOFFS = Table(
     "handoffs",
@@ -455,6 +472,7 @@ HANDOFFS = Table(
     ),
     Handoff,
     "handoff",
+    recorded=True,
 )
 LINKS: Table[Any] = Table(
     "model_links",
@@ -462,6 +480,7 @@ LINKS: Table[Any] = Table(
     None,
     "link",
     "model, kind",
+    recorded=True,
 )
 VIEWS: Table[Any] = Table(
     "model_views", (Col("model"), Col("actor"), Col("at", "time"), Col("head", "int"))

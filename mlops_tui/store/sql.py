@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mlops_tui.domain import Build, BuildStatus, Event, Model, NewEvent, Stage, Version
-from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from mlops_tui.domain import Build, BuildStatus, Event, Model, Stage, Version
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.store import migrations
-from mlops_tui.store.base import Change, StatusRow
+from mlops_tui.store.base import StatusRow
 from mlops_tui.store.schema import BUILDS, EVENTS, EXPORTED, MODELS, VERSIONS
 from mlops_tui.store.sql_loop import LoopSql
 from mlops_tui.store.sql_registry import RegistrySql
@@ -30,15 +30,6 @@ _IMPORTED: dict[str, type | tuple[type, ...]] = {
     "enum": str,
     "csv": str,
     "checklist": str,
-}
-# Columns update_model may change; the rest are set once or derived from the event.
-UPDATABLE = frozenset(MODELS.names) - {
-    "name",
-    "created_at",
-    "created_by",
-    "updated_at",
-    "updated_by",
-    "revision",
 }
 
 
@@ -113,47 +104,6 @@ class SqlStore(LoopSql, TeamSql, RegistrySql):
         return events[0] if events else None
 
     # -- writes ------------------------------------------------------------------------
-    def insert_model(self, model: Model, event: NewEvent) -> Change:
-        values = [self._value_in(c, getattr(model, c.field)) for c in MODELS.columns]
-        marks = ", ".join("?" for _ in values)
-        try:
-            with self._write() as cur:
-                cur.execute(
-                    self.dialect.sql(
-                        f"INSERT INTO models ({', '.join(MODELS.names)}) VALUES ({marks})"
-                    ),
-                    values,
-                )
-                return Change(model, self._append(cur, event))
-        except Exception as exc:
-            if self.dialect.is_unique_violation(exc):
-                raise AlreadyExists(f"a model named {model.name!r} already exists") from None
-            raise
-
-    def update_model(
-        self,
-        name: str,
-        *,
-        expected_revision: int,
-        changes: Mapping[str, Any],
-        event: NewEvent,
-    ) -> Change:
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise ValueError(f"cannot update {sorted(unknown)}")
-        with self._write() as cur:
-            stored = self._update_model(
-                cur, name, changes, event, expected_revision=expected_revision
-            )
-            if stored is not None:
-                return Change(stored, self._append(cur, event))
-        # Nothing matched: either the model is gone or someone else got there first.
-        raise Conflict.stale(self.get_model(name), expected_revision)
-
-    def append_event(self, event: NewEvent) -> Event:
-        with self._write() as cur:
-            return self._append(cur, event)
-
     # -- transfer ----------------------------------------------------------------------
     def _row_out(self, table: Any, row: Sequence[Any]) -> dict[str, Any]:
         out = dict(zip(table.exported, row, strict=True))
@@ -205,120 +155,15 @@ class SqlStore(LoopSql, TeamSql, RegistrySql):
             self.dialect.sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"), rows
         )
 
-    def load(self, records: Mapping[str, Iterable[dict[str, Any]]]) -> None:
-        with self._write() as cur:
-            cur.execute("SELECT (SELECT count(*) FROM models) + (SELECT count(*) FROM events)")
-            if cur.fetchone()[0]:
-                raise Conflict(
-                    "the database is not empty: import only into a new database "
-                    "(point MLOPS_DB at a new file or an empty PostgreSQL database)"
-                )
-            for table in EXPORTED:
-                rows = records.get(table.export_as or "", ())
-                self._bulk_insert(cur, table.name, table.exported, self._rows_in(table, rows))
-            self.dialect.after_load(cur)
-            # The imported history's head, as if appended here.
-            migrations.anchor_chain(migrations.Migration(cur, self.dialect))
+    def _load(self, cur: Any, records: Mapping[str, Iterable[dict[str, Any]]]) -> None:
+        for table in EXPORTED:
+            rows = records.get(table.export_as or "", ())
+            self._bulk_insert(cur, table.name, table.exported, self._rows_in(table, rows))
+        self.dialect.after_load(cur)
+        # The imported history's head, as if appended here.
+        migrations.anchor_chain(migrations.Migration(cur, self.dialect))
 
     # -- builds and versions ----------------------------------------------------------
-    def start_build(
-        self,
-        *,
-        model: str,
-        inputs: str,
-        commit: str,
-        ref: str | None,
-        actor: str,
-        at: datetime,
-        host: str | None,
-        pid: int | None,
-        event: NewEvent,
-    ) -> Build:
-        with self._write() as cur:
-            cur.execute(self.dialect.lock_model, (model,))
-            if cur.fetchone() is None:
-                raise NotFound(f"no model named {model!r} (see `mlops model list`)")
-            number = None
-            for query in (
-                "SELECT number FROM versions WHERE model = ? AND inputs = ?",
-                "SELECT version FROM builds WHERE model = ? AND inputs = ? "
-                "ORDER BY id DESC LIMIT 1",
-            ):
-                cur.execute(self.dialect.sql(query), (model, inputs))
-                row = cur.fetchone()
-                if row is not None:
-                    number = int(row[0])
-                    break
-            if number is None:
-                cur.execute(
-                    self.dialect.sql(
-                        "SELECT max(n) FROM (SELECT max(number) AS n FROM versions "
-                        "WHERE model = ? UNION ALL SELECT max(version) FROM builds "
-                        "WHERE model = ?) AS both_tables"
-                    ),
-                    (model, model),
-                )
-                number = int(cur.fetchone()[0] or 0) + 1
-            cur.execute(
-                self.dialect.sql(
-                    "INSERT INTO builds (model, version, inputs, commit_sha, ref, status, "
-                    "started_at, actor, host, pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) "
-                    f"RETURNING {BUILDS.select()}"
-                ),
-                (model, number, inputs, commit, ref, self.dialect.time_in(at), actor, host, pid),
-            )
-            build = self._reader(BUILDS)(cur.fetchone())
-            event = event.add(build=build.id, version=number)
-            self._append(cur, event)
-            return build
-
-    def finish_build(
-        self,
-        build_id: int,
-        *,
-        status: BuildStatus,
-        at: datetime,
-        error: str | None = None,
-        log_tail: str = "",
-        image: str | None = None,
-        url: str | None = None,
-        version: Version | None = None,
-        event: NewEvent,
-    ) -> tuple[Build, Change]:
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "UPDATE builds SET status = ?, finished_at = ?, error = ?, log_tail = ?, "
-                    "image = COALESCE(?, image), url = COALESCE(?, url) "
-                    f"WHERE id = ? AND status = 'running' RETURNING {BUILDS.select()}"
-                ),
-                (str(status), self.dialect.time_in(at), error, log_tail, image, url, build_id),
-            )
-            row = cur.fetchone()
-            if row is None:
-                cur.execute(self.dialect.sql("SELECT status FROM builds WHERE id = ?"), (build_id,))
-                found = cur.fetchone()
-                if found is None:
-                    raise NotFound(f"no build #{build_id}")
-                raise Conflict(f"build #{build_id} is no longer running (it is {found[0]})")
-            build = self._reader(BUILDS)(row)
-            if version is not None:
-                values = [self._value_in(c, getattr(version, c.field)) for c in VERSIONS.columns]
-                marks = ", ".join("?" for _ in values)
-                cur.execute(
-                    self.dialect.sql(
-                        f"INSERT INTO versions ({', '.join(VERSIONS.names)}) VALUES ({marks}) "
-                        "ON CONFLICT (model, number) DO UPDATE SET image = excluded.image, "
-                        "image_id = excluded.image_id"
-                    ),
-                    values,
-                )
-                model = self._touch_model(cur, build.model, {"version": version.number}, event)
-            else:
-                model = self._model_row(cur, build.model)
-            event = event.add(build=build.id, version=build.version, status=str(status))
-            return build, Change(model, self._append(cur, event))
-
     def get_build(self, build_id: int) -> Build:
         found: list[Build] = self._rows(BUILDS, {"id": build_id})
         if not found:

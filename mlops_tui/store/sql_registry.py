@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from mlops_tui.domain import Attempt, Delivery, Event, NewEvent, Webhook
+from mlops_tui.domain import Attempt, Delivery, Event, Webhook
 from mlops_tui.errors import NotFound
 from mlops_tui.store.base import Checkpoint
 from mlops_tui.store.core import SqlCore
@@ -92,17 +92,6 @@ class RegistrySql(SqlCore):
             head, upto, models = cur.fetchone()
         return int(head), int(upto or 0), int(models or 0)
 
-    def add_checkpoint(self, replay: int, checkpoint: Checkpoint) -> None:
-        at = None if checkpoint.max_at is None else self.dialect.time_in(checkpoint.max_at)
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "INSERT INTO checkpoints (upto, replay, max_at, models, state) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (replay, upto) DO NOTHING"
-                ),
-                (checkpoint.upto, replay, at, checkpoint.models, checkpoint.state),
-            )
-
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         ids = sorted(set(ids))
         if not ids:
@@ -132,49 +121,7 @@ class RegistrySql(SqlCore):
             cur.execute("SELECT scope, required FROM approval_rules")
             return {scope: int(n) for scope, n in cur.fetchall()}
 
-    def set_approval_rule(self, scope: str, required: int, event: NewEvent) -> Event:
-        with self._write() as cur:
-            cur.execute(self.dialect.sql("DELETE FROM approval_rules WHERE scope = ?"), (scope,))
-            if required > 0:
-                cur.execute(
-                    self.dialect.sql(
-                        "INSERT INTO approval_rules (scope, required, updated_at, updated_by) "
-                        "VALUES (?, ?, ?, ?)"
-                    ),
-                    (scope, required, self.dialect.time_in(event.at), event.actor),
-                )
-            return self._append(cur, event)
-
     # -- webhooks ----------------------------------------------------------------------
-    def add_webhook(
-        self, url: str, categories: tuple[str, ...], secret_env: str | None, event: NewEvent
-    ) -> Webhook:
-        """The webhook receives events from the one that records its creation onwards."""
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "INSERT INTO webhooks (url, categories, secret_env, created_at, created_by) "
-                    "VALUES (?, ?, ?, ?, ?) RETURNING id"
-                ),
-                (
-                    url,
-                    ",".join(categories),
-                    secret_env,
-                    self.dialect.time_in(event.at),
-                    event.actor,
-                ),
-            )
-            (hook_id,) = cur.fetchone()
-            event = event.add(webhook=int(hook_id))
-            stored = self._append(cur, event)
-            cur.execute(
-                self.dialect.sql(
-                    f"UPDATE webhooks SET last_event = ? WHERE id = ? RETURNING {WEBHOOKS.select()}"
-                ),
-                (stored.id, hook_id),
-            )
-            return self._reader(WEBHOOKS)(cur.fetchone())
-
     def webhooks(self, *, include_removed: bool = False) -> list[Webhook]:
         where = "" if include_removed else " WHERE active = 1"
         with self._read() as cur:
@@ -194,84 +141,6 @@ class RegistrySql(SqlCore):
             raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
         return self._reader(WEBHOOKS)(row)
 
-    def remove_webhook(self, hook_id: int, event: NewEvent) -> Event:
-        """Stop delivering to it; its log stays for the audit."""
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "UPDATE webhooks SET active = 0 WHERE id = ? AND active = 1 RETURNING url"
-                ),
-                (hook_id,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
-            event = event.add(webhook=hook_id, url=row[0])
-            return self._append(cur, event)
-
-    def enqueue(self, hook: Webhook, at: datetime, batch: int = 1000) -> tuple[int, int]:
-        """Queue the events past the webhook's cursor that it wants; returns how many events
-        were read and how many were queued (call again while the first is not 0).
-
-        The cursor row is locked first (an UPDATE), so two relays never queue twice.
-        """
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "UPDATE webhooks SET last_event = last_event WHERE id = ? AND active = 1 "
-                    "RETURNING last_event"
-                ),
-                (hook.id,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                return 0, 0
-            cur.execute(
-                self.dialect.sql("SELECT id, kind FROM events WHERE id > ? ORDER BY id LIMIT ?"),
-                (int(row[0]), batch),
-            )
-            events = cur.fetchall()
-            if not events:
-                return 0, 0
-            wanted = [(int(i), k) for i, k in events if hook.wants(k)]
-            if wanted:
-                cur.executemany(
-                    self.dialect.sql(
-                        "INSERT INTO webhook_deliveries (webhook, event, kind, status, "
-                        "next_attempt_at) VALUES (?, ?, ?, 'pending', ?) "
-                        "ON CONFLICT (webhook, event) DO NOTHING"
-                    ),
-                    [(hook.id, i, k, self.dialect.time_in(at)) for i, k in wanted],
-                )
-            cur.execute(
-                self.dialect.sql("UPDATE webhooks SET last_event = ? WHERE id = ?"),
-                (int(events[-1][0]), hook.id),
-            )
-            return len(events), len(wanted)
-
-    def claim_webhook(self, hook_id: int, owner: str, now: datetime, until: datetime) -> bool:
-        """Take the webhook's delivery lease: one relay at a time keeps its events in order."""
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "UPDATE webhooks SET lease_until = ?, lease_owner = ? WHERE id = ? "
-                    "AND active = 1 AND (lease_until IS NULL OR lease_until < ? "
-                    "OR lease_owner = ?) RETURNING id"
-                ),
-                (self.dialect.time_in(until), owner, hook_id, self.dialect.time_in(now), owner),
-            )
-            return cur.fetchone() is not None
-
-    def release_webhook(self, hook_id: int, owner: str) -> None:
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "UPDATE webhooks SET lease_until = NULL, lease_owner = NULL "
-                    "WHERE id = ? AND lease_owner = ?"
-                ),
-                (hook_id, owner),
-            )
-
     def next_delivery(self, hook_id: int) -> tuple[Delivery, Event] | None:
         """The oldest undelivered event of the webhook: later ones wait behind it (order)."""
         columns = DELIVERIES.select("d")
@@ -289,49 +158,6 @@ class RegistrySql(SqlCore):
             return None
         n = len(DELIVERIES.record_columns)
         return self._reader(DELIVERIES)(row[:n]), self._event(row[n:])
-
-    def record_attempt(
-        self,
-        *,
-        webhook: int,
-        event: int | None,
-        kind: str,
-        at: datetime,
-        ok: bool,
-        code: int | None,
-        error: str | None,
-        seconds: float,
-        delivery: int | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> Attempt:
-        """Log one try and, for a queued delivery, its new state: one transaction."""
-        with self._write() as cur:
-            cur.execute(
-                self.dialect.sql(
-                    "INSERT INTO webhook_attempts (webhook, event, kind, at, ok, code, error, "
-                    "seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    f"RETURNING {ATTEMPTS.select()}"
-                ),
-                (webhook, event, kind, self.dialect.time_in(at), int(ok), code, error, seconds),
-            )
-            attempt: Attempt = self._reader(ATTEMPTS)(cur.fetchone())
-            if delivery is not None:
-                cur.execute(
-                    self.dialect.sql(
-                        "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?, "
-                        "last_error = ?, next_attempt_at = ?, delivered_at = ? WHERE id = ?"
-                    ),
-                    (
-                        "delivered" if ok else "pending",
-                        error,
-                        None
-                        if ok or next_attempt_at is None
-                        else self.dialect.time_in(next_attempt_at),
-                        self.dialect.time_in(at) if ok else None,
-                        delivery,
-                    ),
-                )
-            return attempt
 
     def attempts(
         self, *, webhook: int | None = None, model: str | None = None, limit: int | None = 50

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from mlops_tui.domain import Event, NewEvent
 from mlops_tui.errors import ChainBroken, InvalidInput
 from mlops_tui.services import audit, lifecycle, transfer
 from mlops_tui.services.context import Context
@@ -380,13 +381,15 @@ def test_a_rolled_back_append_is_no_false_alarm(
     back); that gap alone is no evidence, and the anchor went back with the transaction."""
     some_history(ctx)
     before = ctx.store.head()
-    real = ctx.store._append  # type: ignore[attr-defined]
+    from mlops_tui.store.unit import Events
 
-    def append_then_fail(cur, event):
-        real(cur, event)
+    real = Events.append
+
+    def append_then_fail(self: Events, event: NewEvent) -> Event:
+        real(self, event)
         raise RuntimeError("the process died after the append, before the commit")
 
-    monkeypatch.setattr(ctx.store, "_append", append_then_fail)
+    monkeypatch.setattr(Events, "append", append_then_fail)
     with pytest.raises(RuntimeError):
         lifecycle.move(ctx, "fraud", "build")
     monkeypatch.undo()

@@ -22,7 +22,7 @@ from mlops_tui.errors import (
     InvalidInput,
     MoveRefused,
 )
-from mlops_tui.services import builds, gate, lifecycle, queries
+from mlops_tui.services import builds, gate, lifecycle, queries, runs
 from mlops_tui.services.context import Context
 
 SCRATCH = "FROM scratch\nCOPY model.txt /model.txt\n"
@@ -138,16 +138,19 @@ def test_a_build_whose_process_died_shows_as_interrupted(ctx, model):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with gate.acting(ctx, "build", model):
-        ctx.store.start_build(
-            model=model,
-            inputs="x",
-            commit="a" * 40,
-            ref="HEAD",
-            actor="bob",
-            at=ctx.clock(),
-            host=socket.gethostname(),
-            pid=dead.pid,
-            event=ctx.event("build.started", model),
+        runs.start(
+            ctx,
+            runs.BUILDS,
+            {
+                "model": model,
+                "version": 1,
+                "inputs": "x",
+                "commit_sha": "a" * 40,
+                "ref": "HEAD",
+                "host": socket.gethostname(),
+                "pid": dead.pid,
+            },
+            ctx.event("build.started", model),
         )
     head = queries.head(ctx)
     (shown,) = builds.builds(ctx, model)

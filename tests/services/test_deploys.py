@@ -8,7 +8,7 @@ import pytest
 
 from mlops_tui.domain import Stage
 from mlops_tui.errors import DeployFailed, EngineError, InvalidInput, MoveRefused
-from mlops_tui.services import builds, deploys, gate, lifecycle, queries, testing
+from mlops_tui.services import builds, deploys, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import get, serving, toml  # noqa: F401 - serving is a fixture
 
@@ -222,18 +222,19 @@ def test_a_deployment_whose_process_died_shows_as_interrupted(ctx: Context) -> N
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with gate.acting(ctx, "deploy", "fraud"):
-        ctx.store.start_deployment(
-            model="fraud",
-            version=1,
-            kind="deploy",
-            target="container",
-            image="fraud:v1",
-            previous_version=None,
-            at=ctx.clock(),
-            actor="bob",
-            host=socket.gethostname(),
-            pid=dead.pid,
-            event=ctx.event("deploy.started", "fraud"),
+        runs.start(
+            ctx,
+            runs.DEPLOYMENTS,
+            {
+                "model": "fraud",
+                "version": 1,
+                "kind": "deploy",
+                "target": "container",
+                "image": "fraud:v1",
+                "host": socket.gethostname(),
+                "pid": dead.pid,
+            },
+            ctx.event("deploy.started", "fraud"),
         )
     head = queries.head(ctx)
     (shown,) = deploys.deployments(ctx, "fraud")

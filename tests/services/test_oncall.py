@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mlops_tui.domain import ALERT_OPENED, CHECK_RAN, Health
+from mlops_tui.domain import Health
 from mlops_tui.services import builds, deploys, gate, lifecycle, monitoring, oncall, team, testing
 from mlops_tui.services.context import Context
 
@@ -26,19 +26,16 @@ def check(ctx: Context, name: str, *, critical: bool = False, hours_ago: float =
     spec = {"metric": "drift", "value": 0.5, "threshold": 0.3, "detail": "drift 0.5 ≥ 0.3"}
     health = Health.CRITICAL if critical else Health.OK
     with gate.acting(c, "check", name):
-        c.store.record_check(
-            model=name,
-            at=at,
+        monitoring.record(
+            c,
+            name,
             version=1,
-            health=Health.CRITICAL if critical else Health.OK,
+            health=health,
             ok=True,
             detail="",
-            actor="monitor",
             results=[("drift", 0.5 if critical else 0.1, health)],
             stale_at=at + timedelta(hours=24),
-            event=c.event(CHECK_RAN, name, version=1),
             alerts=[spec] if critical else [],
-            alert_events=[c.event(ALERT_OPENED, name, metric="drift")] if critical else [],
         )
 
 

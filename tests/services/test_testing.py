@@ -11,7 +11,7 @@ import pytest
 
 from mlops_tui.domain import RunStatus
 from mlops_tui.errors import InvalidInput, MoveRefused, TestsFailed
-from mlops_tui.services import builds, gate, lifecycle, queries, testing
+from mlops_tui.services import builds, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
 from tests.loop_model import serving  # noqa: F401 - a fixture
 
@@ -118,17 +118,18 @@ def test_a_run_whose_process_died_shows_as_interrupted(ctx: Context) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with gate.acting(ctx, "test", "fraud"):
-        ctx.store.start_test_run(
-            model="fraud",
-            version=1,
-            commit=None,
-            in_image=False,
-            command=["pytest"],
-            at=ctx.clock(),
-            actor="bob",
-            host=socket.gethostname(),
-            pid=dead.pid,
-            event=ctx.event("test.started", "fraud"),
+        runs.start(
+            ctx,
+            runs.TEST_RUNS,
+            {
+                "model": "fraud",
+                "version": 1,
+                "in_image": False,
+                "command": ["pytest"],
+                "host": socket.gethostname(),
+                "pid": dead.pid,
+            },
+            ctx.event("test.started", "fraud"),
         )
     head = queries.head(ctx)
     (shown,) = testing.test_runs(ctx, "fraud")

@@ -9,7 +9,17 @@ import pytest
 
 from mlops_tui.domain import Health
 from mlops_tui.errors import NotFound
-from mlops_tui.services import builds, deploys, gate, handoffs, lifecycle, queries, team, timetravel
+from mlops_tui.services import (
+    builds,
+    deploys,
+    gate,
+    handoffs,
+    lifecycle,
+    monitoring,
+    queries,
+    team,
+    timetravel,
+)
 from mlops_tui.services.context import Context
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -72,17 +82,15 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
     changed()
     for health in (Health.OK, Health.OK, Health.CRITICAL):  # the second changes nothing
         with gate.acting(ctx, "check"):
-            ctx.store.record_check(
-                model=a,
-                at=clock.now,
+            monitoring.record(
+                ctx,
+                a,
                 version=3,
                 health=health,
                 ok=True,
                 detail="",
-                actor="alice",
                 results=[("up", 1.0, health)],
                 stale_at=clock.now + timedelta(days=365),
-                event=ctx.event("check.ran", a, version=3),
             )
         changed()
     # A handoff to the backup: accepted, the backup becomes the owner.
@@ -160,17 +168,15 @@ def test_a_production_model_unchecked_for_too_long_was_stale_then(clocked) -> No
     clock.tick()
     checked = clock.now
     with gate.acting(ctx, "check"):
-        ctx.store.record_check(
-            model="m1",
-            at=checked,
+        monitoring.record(
+            ctx,
+            "m1",
             version=1,
             health=Health.OK,
             ok=True,
             detail="",
-            actor="alice",
             results=[("up", 1.0, Health.OK)],
             stale_at=checked + timedelta(hours=24),  # the default [monitor].max_age
-            event=ctx.event("check.ran", "m1", version=1),
         )
     assert timetravel.status_at(ctx, checked + timedelta(hours=23))[0].health == "ok"
     assert timetravel.status_at(ctx, checked + timedelta(hours=25))[0].health == "stale"
