@@ -101,33 +101,36 @@ def loop(url: str, me: str) -> None:
 
 def hang(url: str, me: str) -> None:
     """Freeze inside the transaction of a move, right after its event was appended."""
+    from mlops_tui.store.unit import Events
+
+    real_append = Events.append
+
+    def append_then_freeze(self: Events, event: Any) -> Any:
+        appended = real_append(self, event)
+        print(f"inside {appended.id}", flush=True)
+        time.sleep(3600)
+        return appended
+
+    # the fault under test: a writer stopped right after its append
+    Events.append = append_then_freeze  # type: ignore[method-assign]  # patched on purpose
     with open_store(url) as store:
-        real_append = store._append
-
-        def append_then_freeze(cur: Any, event: Any) -> Any:
-            appended = real_append(cur, event)
-            print(f"inside {appended.id}", flush=True)
-            time.sleep(3600)
-            return appended
-
-        store._append = append_then_freeze  # type: ignore[method-assign]
         lifecycle.move(Context(store, me), me, STAGES[1])
 
 
 def stall(url: str, me: str, seconds: float) -> None:
     """Stop inside the transaction of a CLI move, right after its event was appended."""
     from mlops_tui import cli
-    from mlops_tui.store.sql import SqlStore
+    from mlops_tui.store.unit import Events
 
-    real_append = SqlStore._append
+    real_append = Events.append
 
-    def append_then_stall(self: SqlStore, cur: Any, event: Any) -> Any:
-        appended = real_append(self, cur, event)
+    def append_then_stall(self: Events, event: Any) -> Any:
+        appended = real_append(self, event)
         print(f"inside {appended.id}", flush=True)
         time.sleep(seconds)
         return appended
 
-    SqlStore._append = append_then_stall  # type: ignore[method-assign]
+    Events.append = append_then_stall  # type: ignore[method-assign]  # patched on purpose
     os.environ["MLOPS_DB"] = url
     cli.main(["move", me, str(STAGES[1])])
 
