@@ -8,6 +8,7 @@ import typer
 
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session
+from mlops_tui.store import schema
 
 if TYPE_CHECKING:
     from mlops_tui.domain import Attempt, Webhook
@@ -163,7 +164,7 @@ def log(
     with session(deliver=False) as ctx:
         ident = webhooks.parse_id(hook_id) if hook_id is not None else None
         attempts = webhooks.log(ctx, ident, limit=limit, model=model)
-        urls = {h.id: h.url for h in ctx.store.webhooks(include_removed=True)}
+        urls = {h.id: h.url for h in ctx.store.rows(schema.WEBHOOKS, order="id")}
         events = ctx.store.events_by_id(a.event for a in attempts if a.event is not None)
     # Looked up by each attempt's event: None for a test ping, which has no description.
     what: dict[int | None, str] = {i: queries.describe(e) for i, e in events.items()}

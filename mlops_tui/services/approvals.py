@@ -32,7 +32,7 @@ from mlops_tui.domain import (
 from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
-from mlops_tui.store import Change
+from mlops_tui.store import Change, schema
 from mlops_tui.store.schema import APPROVAL_RULES
 
 KINDS = (APPROVAL_REQUESTED, APPROVAL_GRANTED, APPROVAL_REJECTED)
@@ -209,7 +209,7 @@ def _why_unqualified(ctx: Context, model: Model, actor: str) -> str | None:
 def _version(ctx: Context, name: str, version: int) -> Model:
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
-    if not any(v.number == version for v in ctx.store.versions(name)):
+    if ctx.store.row(schema.VERSIONS, model=name, number=version) is None:
         raise InvalidInput(f"{name} has no version {version} (see `mlops model show {name}`)")
     return model
 

@@ -66,7 +66,7 @@ def builds(ctx: Context, model: str | None = None, limit: int = 20) -> list[Buil
     record says so once someone next builds the model)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [runs.as_seen(b) for b in ctx.store.builds(model=model, limit=limit)]
+    return [runs.as_seen(b) for b in ctx.store.rows(schema.BUILDS, model=model, limit=limit)]
 
 
 @gate.writes("build", model="name")

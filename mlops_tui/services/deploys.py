@@ -64,7 +64,7 @@ def deployments(ctx: Context, model: str | None = None, limit: int = 20) -> list
     interrupted)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [runs.as_seen(d) for d in ctx.store.deployments(model, limit=limit)]
+    return [runs.as_seen(d) for d in ctx.store.rows(schema.DEPLOYMENTS, model=model, limit=limit)]
 
 
 def _fill(argv: list[str], image: str, version: int, model: str) -> list[str]:
@@ -327,7 +327,7 @@ def deploy(
     deployable(model)
     v = loopcfg.version_of(ctx, model, version)
     if v.number != model.version:
-        latest = ctx.store.test_runs(name, version=v.number, limit=1)
+        latest = ctx.store.rows(schema.TEST_RUNS, model=name, version=v.number, limit=1)
         missing = domain.test_gate(name, v.number, latest[0] if latest else None)
         if missing:
             raise MoveRefused(f"cannot deploy {name} v{v.number}: {missing}")
@@ -362,7 +362,7 @@ def rollback_target(ctx: Context, name: str, to: int | None = None) -> int:
     """The version a rollback would return to: `to`, checked, or the newest successful
     deployment of another version than production's. Raises InvalidInput."""
     model = ctx.store.get_model(domain.validate_model_name(name))
-    good = ctx.store.deployments(name, status=RunStatus.SUCCEEDED, limit=None)
+    good = ctx.store.rows(schema.DEPLOYMENTS, model=name, status=RunStatus.SUCCEEDED)
     if to is None:
         earlier = [d.version for d in good if d.version != model.production_version]
         if not earlier:

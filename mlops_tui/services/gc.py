@@ -18,6 +18,7 @@ from mlops_tui.domain import BUILD_FINISHED, GC_REMOVED, MODEL_MOVED, Model
 from mlops_tui.errors import MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 if TYPE_CHECKING:
     from mlops_tui.adapters.docker_gc import Found
@@ -93,7 +94,7 @@ def _repo_tags(ctx: Context, model: Model) -> list[tuple[int, str]]:
 
         repo = GitRepo(model.repo)
         by_commit: dict[str, list[int]] = defaultdict(list)
-        for v in ctx.store.versions(model.name):
+        for v in ctx.store.rows(schema.VERSIONS, model=model.name, order="number DESC"):
             if v.commit:
                 by_commit[v.commit].append(v.number)
         out = []
@@ -107,7 +108,7 @@ def _repo_tags(ctx: Context, model: Model) -> list[tuple[int, str]]:
 
 def _known(ctx: Context, name: str) -> tuple[set[str], set[str], set[str]]:
     """What identifies this database's builds of `name`: inputs, image ids, image tags."""
-    versions = ctx.store.versions(name)
+    versions = ctx.store.rows(schema.VERSIONS, model=name, order="number DESC")
     return (
         {v.inputs for v in versions},
         {v.image_id for v in versions if v.image_id},

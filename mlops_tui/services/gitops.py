@@ -15,6 +15,7 @@ from mlops_tui import domain
 from mlops_tui.errors import InvalidInput, MlopsError
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 if TYPE_CHECKING:
     from mlops_tui.adapters.git_repo import Commit, GitRepo, RepoStatus
@@ -93,7 +94,7 @@ def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
     gate.check(ctx, model)
     if model.version is None:
         raise InvalidInput(f"{name} has no version yet: build it first (`mlops build {name}`)")
-    version = next((v for v in ctx.store.versions(name) if v.number == model.version), None)
+    version = ctx.store.row(schema.VERSIONS, model=name, number=model.version)
     if version is None or version.commit is None:
         raise InvalidInput(f"{name} v{model.version} has no recorded commit to tag")
     sha, number = version.commit, version.number

@@ -30,6 +30,7 @@ from mlops_tui.domain import (
 from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, MlopsError, NotFound
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 from mlops_tui.store.schema import HANDOFFS
 
 
@@ -72,7 +73,9 @@ def request_all(ctx: Context, *, from_user: str, to: str, note: str | None = Non
     models = [
         m
         for m in ctx.store.list_models(owner=from_user)
-        if not ctx.store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)
+        if not ctx.store.rows(
+            schema.HANDOFFS, model=m.name, status=HandoffStatus.PENDING, order="id"
+        )
     ]
     if not models:
         raise NotFound(f"{from_user} owns no model without a pending handoff")
@@ -181,19 +184,26 @@ def _update(
 
 
 def get(ctx: Context, handoff_id: int) -> Handoff:
-    return ctx.store.get_handoff(int(handoff_id))
+    found = ctx.store.row(schema.HANDOFFS, id=int(handoff_id))
+    if found is None:
+        raise NotFound(f"no handoff #{handoff_id} (see `mlops handoff list`)")
+    return found
 
 
 def pending(ctx: Context, *, to: str | None = None, model: str | None = None) -> list[Handoff]:
-    return ctx.store.list_handoffs(status=HandoffStatus.PENDING, to_user=to, model=model)
+    return ctx.store.rows(
+        schema.HANDOFFS, status=HandoffStatus.PENDING, to_user=to, model=model, order="id"
+    )
 
 
 def listing(ctx: Context, *, mine: bool = False, everything: bool = False) -> list[Handoff]:
     """Pending handoffs (all of them, or those to or from me); `everything` adds closed ones."""
-    return ctx.store.list_handoffs(
-        status=None if everything else HandoffStatus.PENDING,
-        involving=ctx.actor if mine else None,
-    )
+    status = None if everything else HandoffStatus.PENDING
+    if not mine:
+        return ctx.store.rows(schema.HANDOFFS, status=status, order="id")
+    to_me = ctx.store.rows(schema.HANDOFFS, status=status, to_user=ctx.actor)
+    from_me = ctx.store.rows(schema.HANDOFFS, status=status, from_user=ctx.actor)
+    return sorted({h.id: h for h in [*to_me, *from_me]}.values(), key=lambda h: h.id)
 
 
 def _pending(ctx: Context, handoff_id: int) -> Handoff:

@@ -24,7 +24,7 @@ from mlops_tui.domain import (
 from mlops_tui.errors import Conflict, InvalidInput, MoveRefused
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
-from mlops_tui.store import Change
+from mlops_tui.store import Change, schema
 
 
 def _repo(value: str | None) -> str | None:
@@ -148,14 +148,22 @@ def _move_once(
     missing = None
     gate_name = {Stage.TEST: "build", Stage.DEPLOY: "test", Stage.MONITOR: "deploy"}.get(stage)
     if model.stage == Stage.BUILD and stage == Stage.TEST:
-        latest = ctx.store.builds(model=name, limit=1)
+        latest = ctx.store.rows(schema.BUILDS, model=name, limit=1)
         missing = domain.build_gate(name, model.version, latest[0] if latest else None)
     elif model.stage == Stage.TEST and stage == Stage.DEPLOY:
-        runs = ctx.store.test_runs(name, version=model.version, limit=1) if model.version else []
+        runs = (
+            ctx.store.rows(schema.TEST_RUNS, model=name, version=model.version, limit=1)
+            if model.version
+            else []
+        )
         missing = domain.test_gate(name, model.version, runs[0] if runs else None)
     elif model.stage == Stage.DEPLOY and stage == Stage.MONITOR:
-        done = ctx.store.deployments(
-            name, status=domain.RunStatus.SUCCEEDED, version=model.version, limit=1
+        done = ctx.store.rows(
+            schema.DEPLOYMENTS,
+            model=name,
+            status=domain.RunStatus.SUCCEEDED,
+            version=model.version,
+            limit=1,
         )
         missing = domain.deploy_gate(name, model.version, done[0] if done else None)
     if missing:

@@ -10,6 +10,7 @@ from mlops_tui import modelconfig
 from mlops_tui.domain import Model, Version
 from mlops_tui.errors import InvalidInput
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 _CACHE: dict[tuple[str, str], modelconfig.ModelConfig] = {}
 
@@ -21,7 +22,7 @@ def version_of(ctx: Context, model: Model, number: int | None) -> Version:
         raise InvalidInput(
             f"{model.name} has no version yet: build it (`mlops build {model.name}`)"
         )
-    for v in ctx.store.versions(model.name):
+    for v in ctx.store.rows(schema.VERSIONS, model=model.name, order="number DESC"):
         if v.number == number:
             return v
     raise InvalidInput(f"{model.name} has no version v{number} (see `mlops model show`)")

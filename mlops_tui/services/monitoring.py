@@ -47,7 +47,7 @@ from mlops_tui.services import (
 )
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
-from mlops_tui.store.unit import Not
+from mlops_tui.store.schema import Not, Since
 
 UP = "up"  # the health check as a series: 1 answered, 0 did not
 
@@ -366,15 +366,17 @@ def alerts(ctx: Context, name: str | None = None, *, include_resolved: bool = Fa
     if name is not None:
         ctx.store.get_model(domain.validate_model_name(name))
     if include_resolved:
-        return ctx.store.alerts(name, limit=None)
-    return ctx.store.open_alerts(name)
+        return ctx.store.rows(schema.ALERTS, model=name)
+    return ctx.store.rows(schema.ALERTS, model=name, status=Not(AlertStatus.RESOLVED))
 
 
 @gate.writes("alert")
 def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
     """Acknowledge an open alert: someone is on it. It stays listed until it resolves."""
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
-    alert = ctx.store.get_alert(alert_id)
+    alert = ctx.store.row(schema.ALERTS, id=alert_id)
+    if alert is None:
+        raise NotFound(f"no alert #{alert_id} (see `mlops alerts --all`)")
     gate.check(ctx, ctx.store.get_model(alert.model))
     event = ctx.event(ALERT_ACKED, alert.model, alert=alert.id, metric=alert.metric)
     if note:
@@ -397,7 +399,7 @@ def series(ctx: Context, name: str, since: datetime | None = None) -> dict[str, 
     """Each threshold metric's recent values, oldest first, for sparklines."""
     since = since or ctx.clock() - timedelta(days=7)
     out: dict[str, list[float]] = {}
-    for r in ctx.store.checks(name, since=since):
+    for r in ctx.store.rows(schema.CHECK_RESULTS, model=name, at=Since(since), order="at, metric"):
         if r.metric != UP and r.value is not None:
             out.setdefault(r.metric, []).append(r.value)
     return out
@@ -426,13 +428,13 @@ def summary(ctx: Context, name: str) -> LoopSummary:
             thresholds = {t.metric: (t.warn, t.critical) for t in cfg.monitor_thresholds}
         except MlopsError:
             thresholds = {}
-    tests = ctx.store.test_runs(name, limit=1)
-    deps = ctx.store.deployments(name, limit=1)
+    tests = ctx.store.rows(schema.TEST_RUNS, model=name, limit=1)
+    deps = ctx.store.rows(schema.DEPLOYMENTS, model=name, limit=1)
     return LoopSummary(
         series=series(ctx, name),
         thresholds=thresholds,
-        last_check=ctx.store.last_check(name),
-        alerts=ctx.store.open_alerts(name),
+        last_check=ctx.store.row(schema.CHECKS, model=name),
+        alerts=ctx.store.rows(schema.ALERTS, model=name, status=Not(AlertStatus.RESOLVED)),
         last_test=tests[0] if tests else None,
         last_deployment=deps[0] if deps else None,
     )

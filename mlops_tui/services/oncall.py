@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mlops_tui import domain
-from mlops_tui.domain import MODEL_LINKED, Alert, Health, Model, RunStatus
+from mlops_tui.domain import MODEL_LINKED, Alert, AlertStatus, Health, Model, RunStatus
 from mlops_tui.errors import InvalidInput
 from mlops_tui.services import gate, team
 from mlops_tui.services.context import Context
-from mlops_tui.store import Store
-from mlops_tui.store.schema import LINKS
+from mlops_tui.store import Store, schema
+from mlops_tui.store.schema import LINKS, Not
 
 RUNBOOK = "runbook"
 
@@ -105,7 +105,7 @@ def review(ctx: Context) -> list[Review]:
     left = store.inactive_users()
     runbooks = store.links(RUNBOOK)
     alerts: dict[str, list[Alert]] = {}
-    for alert in store.open_alerts():
+    for alert in store.rows(schema.ALERTS, status=Not(AlertStatus.RESOLVED)):
         alerts.setdefault(alert.model, []).append(alert)
     stale_models = store.stale_models(now)
     out = []
@@ -152,12 +152,12 @@ def _last_check(store: Store, name: str) -> datetime | None:
     last = mon.get("last_check_at") if mon else None
     if last:
         return last
-    check = store.last_check(name)
+    check = store.row(schema.CHECKS, model=name)
     return check.at if check else None
 
 
 def _last_deploy(store: Store, name: str) -> LastDeploy | None:
-    done = store.deployments(name, status=RunStatus.SUCCEEDED, limit=1)
+    done = store.rows(schema.DEPLOYMENTS, model=name, status=RunStatus.SUCCEEDED, limit=1)
     if done:
         d = done[0]
         return LastDeploy(d.version, d.finished_at or d.started_at, d.actor, d.kind)

@@ -10,7 +10,7 @@ from mlops_tui.domain import Event, Model, Stage, Version
 from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import team as _team
 from mlops_tui.services.context import Context
-from mlops_tui.store import StatusRow
+from mlops_tui.store import StatusRow, schema
 
 
 def _stale(ctx: Context) -> set[str]:
@@ -60,7 +60,9 @@ def model(ctx: Context, name: str) -> Model:
 
 def versions(ctx: Context, name: str) -> list[Version]:
     """The model's versions, newest first: what each was built from."""
-    return ctx.store.versions(domain.validate_model_name(name))
+    return ctx.store.rows(
+        schema.VERSIONS, model=domain.validate_model_name(name), order="number DESC"
+    )
 
 
 def history(
@@ -87,7 +89,7 @@ def history(
     events = ctx.store.history(
         model=model, actor=actor, since=since, until=until, limit=limit or None, search=search
     )
-    if model is not None and not events and ctx.store.last_event(model) is None:
+    if model is not None and not events and ctx.store.row(schema.EVENTS, model=model) is None:
         raise NotFound(f"no model named {model!r} (see `mlops model list`)")
     return events
 

@@ -69,7 +69,7 @@ BUILDS: Kind[Build] = Kind(
     "the process running this build died",
     BUILD_FINISHED,
     BuildStatus.INTERRUPTED,
-    lambda store, model: store.builds(model=model, status=BuildStatus.RUNNING),
+    lambda store, model: store.rows(schema.BUILDS, model=model, status=BuildStatus.RUNNING),
 )
 TEST_RUNS: Kind[TestRun] = Kind(
     schema.TEST_RUNS,
@@ -77,7 +77,7 @@ TEST_RUNS: Kind[TestRun] = Kind(
     "the process running these tests died",
     TEST_FINISHED,
     RunStatus.INTERRUPTED,
-    lambda store, model: store.test_runs(model, status=RunStatus.RUNNING, limit=None),
+    lambda store, model: store.rows(schema.TEST_RUNS, model=model, status=RunStatus.RUNNING),
 )
 DEPLOYMENTS: Kind[Deployment] = Kind(
     schema.DEPLOYMENTS,
@@ -85,7 +85,7 @@ DEPLOYMENTS: Kind[Deployment] = Kind(
     "the process running this deployment died",
     DEPLOY_FINISHED,
     RunStatus.INTERRUPTED,
-    lambda store, model: store.deployments(model, status=RunStatus.RUNNING, limit=None),
+    lambda store, model: store.rows(schema.DEPLOYMENTS, model=model, status=RunStatus.RUNNING),
 )
 
 #: what a run's end changes besides the run (a build's version, a deployment's production

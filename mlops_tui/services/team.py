@@ -27,6 +27,7 @@ from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store, schema
+from mlops_tui.store.schema import After
 
 # Shared settings: name -> (default, what it means).
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -60,7 +61,7 @@ def resolve_actor(store: Store, claimed: str) -> str:
 
 # -- people ------------------------------------------------------------------------------
 def users(ctx: Context) -> list[User]:
-    return ctx.store.list_users()
+    return ctx.store.rows(schema.USERS, order="name")
 
 
 def user(ctx: Context, name: str) -> User:
@@ -327,4 +328,8 @@ def changes_since_owner_looked(
     model = ctx.store.get_model(domain.validate_model_name(name))
     seen = ctx.store.last_view(model.name, model.owner)
     after = seen[1] if seen else 0
-    return model, seen, ctx.store.events_after(model.name, after, limit)
+    return (
+        model,
+        seen,
+        ctx.store.rows(schema.EVENTS, model=model.name, id=After(after), limit=limit),
+    )

@@ -30,6 +30,7 @@ from mlops_tui.domain import (
 from mlops_tui.errors import InvalidInput, RunCancelled, TestsFailed
 from mlops_tui.services import gate, loopcfg, runs
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 MAX_JUNIT = 20_000_000
 
@@ -66,7 +67,7 @@ def test_runs(ctx: Context, model: str | None = None, limit: int = 20) -> list[T
     """Recent test runs, newest first (a run whose process died shows as interrupted)."""
     if model is not None:
         ctx.store.get_model(domain.validate_model_name(model))
-    return [runs.as_seen(r) for r in ctx.store.test_runs(model, limit=limit)]
+    return [runs.as_seen(r) for r in ctx.store.rows(schema.TEST_RUNS, model=model, limit=limit)]
 
 
 test_runs.__dict__["__test__"] = False  # a use case, not a test, wherever it is imported

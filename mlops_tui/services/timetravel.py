@@ -16,7 +16,7 @@ from mlops_tui.errors import MlopsError, NotFound
 from mlops_tui.services import checkpoints
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import REPLAYED_KINDS, apply, replay
-from mlops_tui.store import StatusRow
+from mlops_tui.store import StatusRow, schema
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _max_age(ctx: Context, model: Model, version: int) -> timedelta:
         from mlops_tui.services import loopcfg
 
         try:
-            v = next((v for v in ctx.store.versions(model.name) if v.number == version), None)
+            v = ctx.store.row(schema.VERSIONS, model=model.name, number=version)
             if v is not None:
                 seconds = loopcfg.config_of(model, v).monitor_max_age
         except MlopsError:

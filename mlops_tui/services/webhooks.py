@@ -120,11 +120,14 @@ def add(
 
 
 def webhooks(ctx: Context) -> list[Webhook]:
-    return ctx.store.webhooks()
+    return ctx.store.rows(schema.WEBHOOKS, active=True, order="id")
 
 
 def get(ctx: Context, hook_id: int) -> Webhook:
-    return ctx.store.get_webhook(hook_id)
+    found = ctx.store.row(schema.WEBHOOKS, id=hook_id, active=True)
+    if found is None:
+        raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+    return found
 
 
 @gate.writes("webhook")
@@ -137,7 +140,7 @@ def remove(ctx: Context, hook_id: int) -> Event:
 
 
 def pending(ctx: Context, hook_id: int | None = None) -> int:
-    return len(ctx.store.deliveries(webhook=hook_id, status="pending"))
+    return len(ctx.store.rows(schema.DELIVERIES, webhook=hook_id, status="pending"))
 
 
 def log(
@@ -152,7 +155,7 @@ def log(
 
 
 def _all(ctx: Context) -> list[Webhook]:
-    return ctx.store.webhooks(include_removed=True)
+    return ctx.store.rows(schema.WEBHOOKS, order="id")
 
 
 # -- sending -----------------------------------------------------------------------------
@@ -217,7 +220,7 @@ def _body(value: dict[str, Any]) -> bytes:
 @gate.writes("webhook")
 def test(ctx: Context, hook_id: int) -> Attempt:
     """Send a ping now, whatever the queue holds; the attempt goes to the log."""
-    hook = ctx.store.get_webhook(hook_id)
+    hook = get(ctx, hook_id)
     ping = {
         "id": None,
         "kind": "webhook.test",
@@ -273,7 +276,7 @@ def _relay(
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = Report() if report is None else report
     pending = 0
-    for hook in ctx.store.webhooks():
+    for hook in ctx.store.rows(schema.WEBHOOKS, active=True, order="id"):
         while _enqueue(ctx, hook):
             if deadline is not None and time.monotonic() > deadline:
                 break
@@ -283,7 +286,7 @@ def _relay(
             _drain(ctx, hook, owner, deadline, retry_now, timeout, report, on_attempt)
         finally:
             _release(ctx, hook.id, owner)
-        pending += len(ctx.store.deliveries(webhook=hook.id, status="pending"))
+        pending += len(ctx.store.rows(schema.DELIVERIES, webhook=hook.id, status="pending"))
     report.pending = pending
     return report
 
@@ -398,7 +401,7 @@ def after_write(ctx: Context) -> None:
     already holds, so it runs whoever the person is (a viewer's refusal goes out too).
     """
     try:
-        if ctx.store.webhooks():
+        if ctx.store.rows(schema.WEBHOOKS, active=True, order="id"):
             with gate.bookkeeping(ctx):
                 _relay(ctx, budget=AFTER_WRITE_BUDGET, timeout=AFTER_WRITE_BUDGET)
     except Exception:

@@ -13,27 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlops_tui.domain import (
-    Alert,
     Attempt,
-    Build,
-    BuildStatus,
-    Check,
-    CheckResult,
     Delivery,
-    Deployment,
     Event,
-    Handoff,
-    HandoffStatus,
     Model,
-    RunStatus,
     Stage,
-    TestRun,
     User,
-    Version,
-    Webhook,
 )
 from mlops_tui.grants import Grant, Grants
 from mlops_tui.store.dialect import Anchor
+from mlops_tui.store.schema import R, Table
 
 if TYPE_CHECKING:
     from mlops_tui.store.unit import Tx
@@ -142,6 +131,20 @@ class Store(ABC):
 
     # -- reads -------------------------------------------------------------------------
     @abstractmethod
+    def rows(
+        self, table: Table[R], *, order: str | None = None, limit: int | None = None, **where: Any
+    ) -> list[R]:
+        """The records of `table` matching `where`: `column=value`, or `column=Not(v)`,
+        `After(v)` (greater) or `Since(v)` (at least); a None value is no condition, so
+        optional filters pass straight through. Newest first (by id, else the table's
+        order) unless `order`; at most `limit` (None: all). The one query helper behind
+        every listing: a new one needs no new method."""
+
+    @abstractmethod
+    def row(self, table: Table[R], *, order: str | None = None, **where: Any) -> R | None:
+        """The first of `rows`, or None."""
+
+    @abstractmethod
     def get_model(self, name: str) -> Model:
         """Return the model called `name`. Raises NotFound."""
 
@@ -181,29 +184,6 @@ class Store(ABC):
         Every change appends an event, so a reader that sees `head` move knows the state
         changed; the TUI polls this to show other people's changes."""
 
-    @abstractmethod
-    def last_event(self, model: str) -> Event | None:
-        """Return the newest event of `model`, or None."""
-
-    # -- builds and versions -------------------------------------------------------------
-    @abstractmethod
-    def get_build(self, build_id: int) -> Build:
-        """"""
-
-    @abstractmethod
-    def builds(
-        self,
-        *,
-        model: str | None = None,
-        status: BuildStatus | None = None,
-        limit: int | None = None,
-    ) -> list[Build]:
-        """"""
-
-    @abstractmethod
-    def versions(self, model: str) -> list[Version]:
-        """"""
-
     # -- whole-state transfer ---------------------------------------------------------
     @abstractmethod
     def dump(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -211,44 +191,7 @@ class Store(ABC):
 
         Rows are plain JSON-ready dicts (timestamps as ISO-8601 strings with offset)."""
 
-    # -- the loop's evidence: tests, deployments, checks, alerts -------------------------
-    # Implemented once in store/sql_loop.py (LoopSql); full signatures and docs there.
-    @abstractmethod
-    def test_runs(
-        self,
-        model: str | None = None,
-        limit: int | None = 20,
-        *,
-        version: int | None = None,
-        status: RunStatus | None = None,
-    ) -> list[TestRun]:
-        """Test runs newest first, optionally of one model, one version or one status."""
-
-    @abstractmethod
-    def deployments(
-        self,
-        model: str | None = None,
-        limit: int | None = 20,
-        *,
-        status: RunStatus | None = None,
-        version: int | None = None,
-    ) -> list[Deployment]:
-        """Deployments and rollbacks newest first, optionally of one model/status/version."""
-
-    @abstractmethod
-    def last_check(self, model: str, *, ok: bool | None = None) -> Check | None:
-        """The model's newest check (only successful ones with ok=True), or None."""
-
-    @abstractmethod
-    def recent_checks(self, model: str, limit: int = 20) -> list[Check]:
-        """The model's checks, newest first."""
-
-    @abstractmethod
-    def checks(
-        self, model: str, metric: str | None = None, since: datetime | None = None
-    ) -> list[CheckResult]:
-        """The time series of one model (one metric when given), oldest first, since `since`."""
-
+    # -- monitoring -----------------------------------------------------------------------
     @abstractmethod
     def stale_models(self, now: datetime) -> set[str]:
         """Production models whose last successful check is older than their max_age (or
@@ -258,22 +201,7 @@ class Store(ABC):
     def monitoring(self, model: str) -> dict[str, datetime | None] | None:
         """The model's monitoring clock: stale_at, last_ok_at, last_check_at; or None."""
 
-    @abstractmethod
-    def open_alerts(self, model: str | None = None) -> list[Alert]:
-        """Unresolved alerts (open or acknowledged), newest first; the on-call view reads
-        these. An acknowledged alert stays here until a check finds the metric recovered."""
-
-    @abstractmethod
-    def alerts(self, model: str | None = None, limit: int | None = 100) -> list[Alert]:
-        """Every alert, resolved ones included, newest first."""
-
-    @abstractmethod
-    def get_alert(self, alert_id: int) -> Alert:
-        """"""
-
-    # -- the team: people, handoffs, settings, audit chain ------------------------------
-    # Every append (SqlCore._append) also links the event into the audit chain: it is
-    # serialised, takes the next id and stores prev_hash and hash (domain.chain_hash).
+    # -- the audit chain (each append links into it: store.unit.Events) ---------------------
     @abstractmethod
     def chain(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Yield (id, at, actor, model, kind, data, prev_hash, hash) for every event, oldest
@@ -295,13 +223,10 @@ class Store(ABC):
         """The anchor and the newest event's (id, at, hash), read at one moment: what
         `mlops audit head` prints once it has checked that they agree."""
 
+    # -- the team -----------------------------------------------------------------------
     @abstractmethod
     def get_user(self, name: str) -> User | None:
         """Return the User called `name`, or None when the tool has never seen them."""
-
-    @abstractmethod
-    def list_users(self) -> list[User]:
-        """Return every User by name."""
 
     @abstractmethod
     def inactive_users(self) -> set[str]:
@@ -324,21 +249,6 @@ class Store(ABC):
         """The database role of this connection (PostgreSQL), which no variable can spoof."""
 
     @abstractmethod
-    def get_handoff(self, handoff_id: int) -> Handoff:
-        """Return handoff `handoff_id`. Raises NotFound."""
-
-    @abstractmethod
-    def list_handoffs(
-        self,
-        *,
-        status: HandoffStatus | None = None,
-        to_user: str | None = None,
-        involving: str | None = None,
-        model: str | None = None,
-    ) -> list[Handoff]:
-        """Return handoffs by id, filtered by status, receiver, either party or model."""
-
-    @abstractmethod
     def links(self, kind: str) -> dict[str, str]:
         """Return model -> url for every model with a link of `kind`."""
 
@@ -346,12 +256,7 @@ class Store(ABC):
     def last_view(self, model: str, actor: str) -> tuple[datetime, int] | None:
         """Return (when, the newest event id then) of `actor`'s last look at `model`."""
 
-    @abstractmethod
-    def events_after(self, model: str, after_id: int, limit: int = 200) -> list[Event]:
-        """Return the model's events with an id above `after_id`, newest first."""
-
-    # -- approvals, webhooks, clean-up --------------------------------------------------
-    # Implemented once in store/sql_registry.py (RegistrySql); full signatures there.
+    # -- time travel, approvals, webhooks ------------------------------------------------
     @abstractmethod
     def replay_events(
         self,
@@ -394,14 +299,6 @@ class Store(ABC):
         """Approvals required before production: model name (or "*", every model) -> N."""
 
     @abstractmethod
-    def webhooks(self, *, include_removed: bool = False) -> list[Webhook]:
-        """Webhooks by id (removed ones only with include_removed)."""
-
-    @abstractmethod
-    def get_webhook(self, hook_id: int) -> Webhook:
-        """An active webhook. Raises NotFound."""
-
-    @abstractmethod
     def next_delivery(self, hook_id: int) -> tuple[Delivery, Event] | None:
         """The oldest undelivered event of the webhook: later ones wait behind it (order)."""
 
@@ -410,12 +307,6 @@ class Store(ABC):
         self, *, webhook: int | None = None, model: str | None = None, limit: int | None = 50
     ) -> list[Attempt]:
         """Delivery attempts newest first, by webhook and the event's model; `limit`."""
-
-    @abstractmethod
-    def deliveries(
-        self, *, webhook: int | None = None, status: str | None = None, limit: int | None = None
-    ) -> list[Delivery]:
-        """Deliveries by event id, by webhook and status ("pending" or "delivered")."""
 
     def __enter__(self) -> Store:
         return self

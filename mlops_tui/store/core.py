@@ -18,7 +18,7 @@ from typing import Any
 from mlops_tui.domain import Event, Model
 from mlops_tui.store.base import Store
 from mlops_tui.store.dialect import Dialect
-from mlops_tui.store.schema import EVENTS, MODELS, Col, R, Table
+from mlops_tui.store.schema import COMPARE, EVENTS, MODELS, Col, R, Table
 from mlops_tui.store.unit import Tx
 
 #: a condition with `?` placeholders and its value, e.g. ("at >= ?", when)
@@ -89,31 +89,46 @@ class SqlCore(Store):
             return ",".join(value)
         return value
 
+    def _where(self, table: Table[Any], where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """A WHERE clause and its parameters: `column=value` for each, a None value being
+        no condition, and Not, After or Since comparing instead of `=`."""
+        clauses, params = [], []
+        for name, value in where.items():
+            if value is None:
+                continue
+            op = COMPARE.get(type(value), "=")
+            if op != "=":
+                value = value.value
+            clauses.append(f"{name} {op} ?")
+            params.append(self._value_in(table.col(name), value))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def rows(
+        self, table: Table[R], *, order: str | None = None, limit: int | None = None, **where: Any
+    ) -> list[R]:
+        return self._rows(table, where, order=order, limit=limit)
+
+    def row(self, table: Table[R], *, order: str | None = None, **where: Any) -> R | None:
+        found = self._rows(table, where, order=order, limit=1)
+        return found[0] if found else None
+
     def _rows(
         self,
         table: Table[R],
-        where: Mapping[str, Any] | None = None,
+        where: Mapping[str, Any],
         *,
         conditions: Iterable[Condition] = (),
         order: str | None = None,
         limit: int | None = None,
     ) -> list[R]:
-        """The table's records matching `where` (column = value; a None value is no filter)
-        and `conditions`, in `order` (default newest id first), at most `limit` (0 or None:
-        all). The one query helper behind the listings."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name, value in (where or {}).items():
-            if value is not None:
-                clauses.append(f"{name} = ?")
-                params.append(self._value_in(table.col(name), value))
-        for clause, value in conditions:
-            clauses.append(clause)
-            params.append(value)
-        query = f"SELECT {table.select()} FROM {table.name}"
-        if clauses:
-            query += " WHERE " + " AND ".join(clauses)
-        query += f" ORDER BY {order or 'id DESC'}"
+        """`rows`, and `conditions` written by hand (the history's search)."""
+        clause, params = self._where(table, where)
+        extra = [c for c, _ in conditions]
+        params += [v for _, v in conditions]
+        if extra:
+            clause += (" AND " if clause else " WHERE ") + " AND ".join(extra)
+        query = f"SELECT {table.select()} FROM {table.name}{clause}"
+        query += f" ORDER BY {order or table.newest_first}"
         if limit:
             query += " LIMIT ?"
             params.append(int(limit))
@@ -121,6 +136,3 @@ class SqlCore(Store):
         with self._read() as cur:
             cur.execute(self.dialect.sql(query), params)
             return [read(r) for r in cur.fetchall()]
-
-    # -- the model, inside a write ----------------------------------------------------------
-    # -- the history -------------------------------------------------------------------------

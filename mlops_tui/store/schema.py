@@ -63,6 +63,28 @@ class Col(NamedTuple):
         return self.name if self.attr is None else self.attr
 
 
+class Not(NamedTuple):
+    """A condition on a column: any value but this one (`status=Not("resolved")`)."""
+
+    value: Any
+
+
+class After(NamedTuple):
+    """A condition on a column: greater than this (`id=After(last_seen)`)."""
+
+    value: Any
+
+
+class Since(NamedTuple):
+    """A condition on a column: this or greater (`at=Since(a_week_ago)`)."""
+
+    value: Any
+
+
+#: how each condition compares; a plain value is `=`, and None is no condition at all
+COMPARE: dict[type, str] = {Not: "<>", After: ">", Since: ">="}
+
+
 def _checklist(value: Any) -> tuple[ChecklistItem, ...]:
     import json
 
@@ -110,6 +132,12 @@ class Table(Generic[R]):
         """The record's columns as a SELECT list (qualified by `alias` when given)."""
         prefix = f"{alias}." if alias else ""
         return ", ".join(prefix + c for c in self.record_columns)
+
+    @property
+    def newest_first(self) -> str:
+        """The order a listing takes unless told otherwise: newest first where rows have
+        ids, else the table's own order."""
+        return "id DESC" if "id" in self.names else self.order
 
     def col(self, name: str) -> Col:
         for c in self.columns:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic
 
 from mlops_tui.domain import CHAIN_GENESIS, Event, Model, NewEvent, Webhook, chain_hash
 from mlops_tui.errors import AlreadyExists, Conflict, NotFound, UngatedWrite
@@ -31,12 +31,6 @@ from mlops_tui.store.schema import MODELS, USERS, R, Table
 
 if TYPE_CHECKING:
     from mlops_tui.store.core import SqlCore
-
-
-class Not(NamedTuple):
-    """A condition on a column: any value but this one (`status=Not("resolved")`)."""
-
-    value: Any
 
 
 #: Columns of models that the guarded update may change: the rest are set once, or stamped
@@ -55,8 +49,8 @@ class Rows(Generic[R]):
     """One table inside a write transaction, read and written as its records.
 
     Values are given as a mapping of column names, or as the table's record itself; each is
-    stored as its column's declaration says (times, JSON, enums, booleans). A condition
-    `col=value` matches equal values, `col=None` missing ones and `col=Not(v)` the others.
+    stored as its column's declaration says (times, JSON, enums, booleans). Conditions are
+    the store's: `col=value`, Not, After or Since (`store.rows`); a None value is none.
     """
 
     def __init__(self, tx: Tx, table: Table[R]) -> None:
@@ -65,15 +59,15 @@ class Rows(Generic[R]):
 
     # -- reading inside the transaction ------------------------------------------------------
     def get(self, *, order: str | None = None, **where: Any) -> R | None:
-        """The first record matching `where` in `order` (default: the table's), or None."""
+        """The first record matching `where` in `order` (as `store.rows`), or None."""
         found = self.all(limit=1, order=order, **where)
         return found[0] if found else None
 
     def all(self, *, limit: int | None = None, order: str | None = None, **where: Any) -> list[R]:
-        """The records matching `where`, in `order` (default: the table's)."""
-        clause, params = self._where(where)
+        """The records matching `where`, in `order` (newest first unless told otherwise)."""
+        clause, params = self._tx.store._where(self.table, where)
         query = f"SELECT {self.table.select()} FROM {self.table.name}{clause} "
-        query += f"ORDER BY {order or self.table.order}"
+        query += f"ORDER BY {order or self.table.newest_first}"
         if limit:
             query += f" LIMIT {int(limit)}"
         return [self._read(r) for r in self._run(query, params).fetchall()]
@@ -123,7 +117,7 @@ class Rows(Generic[R]):
         when none matched (for a table without records: its first column's value)."""
         row = self._values(changes)
         recorded = self._changing(row)
-        clause, params = self._where(where)
+        clause, params = self._condition(where)
         sets = ", ".join(f"{c} = ?" for c in row)
         record = self.table.record is not None
         returning = self.table.select() if record else self.table.names[0]
@@ -173,7 +167,7 @@ class Rows(Generic[R]):
     def delete(self, **where: Any) -> int:
         """Remove the rows matching `where`; how many there were."""
         recorded = self._changing(())
-        clause, params = self._where(where)
+        clause, params = self._condition(where)
         count = int(self._run(f"DELETE FROM {self.table.name}{clause}", params).rowcount)
         self._changed(recorded, count)
         return count
@@ -197,19 +191,12 @@ class Rows(Generic[R]):
         value_in = self._tx.store._value_in
         return {name: value_in(self.table.col(name), v) for name, v in values.items()}
 
-    def _where(self, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        clauses, params = [], []
-        for name, value in where.items():
-            col = self.table.col(name)
-            if value is None:
-                clauses.append(f"{name} IS NULL")
-            elif isinstance(value, Not):
-                clauses.append(f"{name} <> ?")
-                params.append(self._tx.store._value_in(col, value.value))
-            else:
-                clauses.append(f"{name} = ?")
-                params.append(self._tx.store._value_in(col, value))
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    def _condition(self, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The rows a change is for: never every row by a condition that was left None."""
+        clause, params = self._tx.store._where(self.table, where)
+        if not clause:
+            raise ValueError(f"a change to {self.table.name} with no condition")
+        return clause, params
 
     def _changing(self, columns: Iterable[str]) -> bool:
         """Whether a change to these columns is one the history must describe; refused

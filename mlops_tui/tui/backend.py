@@ -19,7 +19,7 @@ from mlops_tui.domain import Alert, Event, Handoff, Model, Stage, User, Version
 from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.services import lifecycle, queries, team
 from mlops_tui.services.context import Context
-from mlops_tui.store import Change, open_store
+from mlops_tui.store import Change, open_store, schema
 from mlops_tui.store.base import Watch
 
 if TYPE_CHECKING:
@@ -154,7 +154,9 @@ class Backend:
         return self._call(lambda: timetravel.timeline(self.ctx, name))
 
     def has_webhooks(self) -> bool:
-        return self._call(lambda: bool(self.ctx.store.webhooks()))
+        return self._call(
+            lambda: bool(self.ctx.store.rows(schema.WEBHOOKS, active=True, order="id"))
+        )
 
     def pending_approvals(self, mine: bool = False) -> list[Approval]:
         """Versions waiting for approval; `mine`: only those this user may decide."""

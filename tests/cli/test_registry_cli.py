@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mlops_tui.store import schema
 from tests.cli.test_cli import fails, ok, run
 from tests.conftest import interruptible
 from tests.receiver import Receiver
@@ -200,9 +201,14 @@ def test_the_watching_relay_sends_what_others_write(db_url: str, receiver) -> No
             # has the POST: until the relay has the answer, the event is rightly still
             # pending (it would go again), and must not be counted as delivered.
             deadline = time.monotonic() + 20
-            while not store.deliveries(status="delivered") and time.monotonic() < deadline:
+            while (
+                not store.rows(schema.DELIVERIES, status="delivered", order="event")
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
-            assert [d.kind for d in store.deliveries(status="delivered")] == ["model.created"]
+            assert [
+                d.kind for d in store.rows(schema.DELIVERIES, status="delivered", order="event")
+            ] == ["model.created"]
         assert receiver.kinds() == ["model.created"]
     finally:
         relay.send_signal(signal.SIGINT)

@@ -24,6 +24,7 @@ from mlops_tui.errors import (
 )
 from mlops_tui.services import builds, gate, lifecycle, queries, runs
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 
 SCRATCH = "FROM scratch\nCOPY model.txt /model.txt\n"
 
@@ -54,7 +55,7 @@ def test_build_records_a_version_with_its_commit_and_image(ctx, model, gitrepo, 
     assert (b.status, b.version, b.commit, b.image) == ("succeeded", 1, head, "churn:v1")
     assert any("Successfully tagged churn:v1" in line for line in lines)
     assert result.model.version == 1
-    (version,) = ctx.store.versions(model)
+    (version,) = ctx.store.rows(schema.VERSIONS, model=model, order="number DESC")
     assert (version.commit, version.image, version.created_by) == (head, "churn:v1", "alice")
     labels = docker_client.images.get("churn:v1").labels
     assert labels["org.opencontainers.image.revision"] == head
@@ -71,13 +72,16 @@ def test_same_inputs_reuse_the_version_new_commit_makes_the_next(ctx, model, git
     first = builds.build(ctx, model).build
     again = builds.build(ctx, model, ref="main").build
     assert (again.version, again.id) == (first.version, first.id + 1)
-    assert len(ctx.store.versions(model)) == 1
+    assert len(ctx.store.rows(schema.VERSIONS, model=model, order="number DESC")) == 1
     gitrepo.commit("retrain", **{"model.txt": "weights 2\n"})
     assert builds.build(ctx, model).build.version == 2
     gitrepo.commit("new data", **{"mlops.toml": '[data]\nref = "s3://b/2026-12"\n'})
     third = builds.build(ctx, model).build
     assert third.version == 3
-    assert ctx.store.versions(model)[0].data_ref == "s3://b/2026-12"
+    assert (
+        ctx.store.rows(schema.VERSIONS, model=model, order="number DESC")[0].data_ref
+        == "s3://b/2026-12"
+    )
 
 
 def test_uncommitted_changes_are_warned_about_and_not_built(ctx, model, gitrepo, docker_client):
@@ -95,7 +99,10 @@ def test_a_failing_step_is_recorded_and_keeps_the_gate_closed(ctx, model, gitrep
     (failed,) = builds.builds(ctx, model)
     assert failed.status == BuildStatus.FAILED and "non-zero" in failed.error
     assert "training" in failed.log_tail
-    assert ctx.store.versions(model) == [] and queries.model(ctx, model).version is None
+    assert (
+        ctx.store.rows(schema.VERSIONS, model=model, order="number DESC") == []
+        and queries.model(ctx, model).version is None
+    )
     with pytest.raises(MoveRefused, match="failed"):
         lifecycle.move(ctx, model, "test")
 
@@ -157,7 +164,7 @@ def test_a_build_whose_process_died_shows_as_interrupted(ctx, model):
     assert shown.status == BuildStatus.INTERRUPTED and "died" in shown.error
     assert queries.head(ctx) == head, "listing never writes"
     builds.record(ctx, model, commit="c" * 40, image="r/x:2")  # the next build records it
-    statuses = [b.status for b in ctx.store.builds(model=model)]
+    statuses = [b.status for b in ctx.store.rows(schema.BUILDS, model=model)]
     assert statuses == [BuildStatus.SUCCEEDED, BuildStatus.INTERRUPTED]
 
 

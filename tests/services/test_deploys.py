@@ -10,6 +10,7 @@ from mlops_tui.domain import Stage
 from mlops_tui.errors import DeployFailed, EngineError, InvalidInput, MoveRefused
 from mlops_tui.services import builds, deploys, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 from tests.loop_model import get, serving, toml  # noqa: F401 - serving is a fixture
 
 
@@ -76,7 +77,7 @@ def test_a_moved_tag_does_not_change_what_a_version_deploys(
 ) -> None:
     """Anyone sharing the engine can retag churn:v1; the version is the image it built."""
     name = to_deploy(ctx, serving)
-    (version,) = ctx.store.versions(name)
+    (version,) = ctx.store.rows(schema.VERSIONS, model=name, order="number DESC")
     docker_client.images.get(base_image).tag(name, "v1")  # no CMD: it would not even start
     deploys.deploy(ctx, name)
     assert get(serving.port, "/health") == (200, "ok\n")
@@ -241,4 +242,4 @@ def test_a_deployment_whose_process_died_shows_as_interrupted(ctx: Context) -> N
     assert shown.status == "interrupted" and "died" in shown.error
     assert queries.model(ctx, "fraud").production_version is None
     assert queries.head(ctx) == head, "listing never writes"
-    assert ctx.store.deployments("fraud")[0].status == "running"
+    assert ctx.store.rows(schema.DEPLOYMENTS, model="fraud", limit=20)[0].status == "running"

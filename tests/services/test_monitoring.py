@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops_tui.domain import Health, Stage
+from mlops_tui.domain import AlertStatus, Health, Stage
 from mlops_tui.errors import Conflict, InvalidInput, NotFound, NothingToCheck
 from mlops_tui.services import deploys, monitoring, queries
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
+from mlops_tui.store.schema import Not
 from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
 from tests.services.test_deploys import to_deploy
 
@@ -102,13 +104,15 @@ def test_alerts_are_acknowledged_once(ctx: Context, serving) -> None:  # noqa: F
     assert queries.model(ctx, name).stage == Stage.PLAN  # from deploy: rework with the note
     acked = monitoring.ack(ctx, alert.id, note="retraining")
     assert (acked.status, acked.acked_by, acked.note) == ("acknowledged", "alice", "retraining")
-    assert ctx.store.open_alerts(name) == [acked]  # still unresolved, but someone is on it
+    assert ctx.store.rows(schema.ALERTS, model=name, status=Not(AlertStatus.RESOLVED)) == [
+        acked
+    ]  # still unresolved, but someone is on it
     with pytest.raises(Conflict, match="already acknowledged by alice"):
         monitoring.ack(ctx, alert.id)
     with pytest.raises(NotFound, match="no alert #999"):
         monitoring.ack(ctx, 999)
     monitoring.check(ctx, name)
-    assert len(ctx.store.alerts(name)) == 1
+    assert len(ctx.store.rows(schema.ALERTS, model=name, limit=100)) == 1
 
 
 def test_a_model_that_does_not_answer_is_critical(ctx: Context, serving, docker_client) -> None:  # noqa: F811
@@ -151,7 +155,7 @@ def test_checking_a_model_without_production_is_refused(ctx: Context) -> None:
     assert monitoring.check(ctx) == []
     with pytest.raises(NothingToCheck, match="fraud v1: nothing to check"):
         monitoring.check(ctx, "fraud")
-    assert ctx.store.last_check("fraud") is None
+    assert ctx.store.row(schema.CHECKS, model="fraud") is None
 
 
 def test_a_promql_query_is_checked_against_its_threshold(ctx: Context, gitrepo) -> None:

@@ -13,6 +13,7 @@ from mlops_tui.domain import RunStatus
 from mlops_tui.errors import InvalidInput, MoveRefused, TestsFailed
 from mlops_tui.services import builds, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
+from mlops_tui.store import schema
 from tests.loop_model import serving  # noqa: F401 - a fixture
 
 
@@ -138,5 +139,7 @@ def test_a_run_whose_process_died_shows_as_interrupted(ctx: Context) -> None:
     lifecycle.move(ctx, "fraud", "build")
     builds.record(ctx, "fraud", commit="a" * 40, image="r/fraud:1")
     testing.record(ctx, "fraud", version=1, passed=True)  # the next test run records it
-    interrupted, passed = sorted(ctx.store.test_runs("fraud"), key=lambda r: r.id)
+    interrupted, passed = sorted(
+        ctx.store.rows(schema.TEST_RUNS, model="fraud", limit=20), key=lambda r: r.id
+    )
     assert (interrupted.status, passed.status) == (RunStatus.INTERRUPTED, RunStatus.PASSED)

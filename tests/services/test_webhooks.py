@@ -11,7 +11,7 @@ import pytest
 from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import lifecycle, webhooks
 from mlops_tui.services.context import Context
-from mlops_tui.store import open_store
+from mlops_tui.store import open_store, schema
 from tests.receiver import Receiver
 
 SECRET = "s3cret-for-tests"
@@ -83,7 +83,7 @@ def test_a_missing_secret_or_a_bad_answer_is_retried_not_lost(ctx, receiver, mon
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     assert webhooks.deliver(ctx, retry_now=True).delivered == 1
     assert receiver.kinds() == ["model.created"]
-    delivery = ctx.store.deliveries(webhook=hook.id)[0]
+    delivery = ctx.store.rows(schema.DELIVERIES, webhook=hook.id, order="event")[0]
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
 
 

@@ -11,10 +11,9 @@ import pytest
 from mlops_tui.domain import AlertStatus, Event, Model, NewEvent, Stage
 from mlops_tui.errors import AlreadyExists, Conflict, NotFound, UngatedWrite
 from mlops_tui.grants import Grant
-from mlops_tui.store import Change, Store, open_store
+from mlops_tui.store import Change, Store, open_store, schema
 from mlops_tui.store.migrations import LATEST
-from mlops_tui.store.schema import ALERTS, HANDOFFS, LINKS, MONITORING, SETTINGS, USERS, VIEWS
-from mlops_tui.store.unit import Not
+from mlops_tui.store.schema import ALERTS, HANDOFFS, LINKS, MONITORING, SETTINGS, USERS, VIEWS, Not
 from tests.conftest import raw_execute
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -188,8 +187,8 @@ def test_history_filters_and_order(store: Store) -> None:
     until = store.history(until=T0 + timedelta(days=1))
     assert all(e.at < T0 + timedelta(days=1) for e in until) and len(until) == 2
     assert len(store.history(limit=2)) == 2
-    assert store.last_event("a").at == T0 + timedelta(days=5)
-    assert store.last_event("nobody") is None
+    assert store.row(schema.EVENTS, model="a").at == T0 + timedelta(days=5)
+    assert store.row(schema.EVENTS, model="nobody") is None
 
 
 def test_lists_and_status_rows_filter_and_sort(store: Store) -> None:
@@ -387,4 +386,6 @@ def test_rows_read_and_write_records_by_their_declaration(store: Store) -> None:
             keep=["last_ok_at"],
         )
     assert store.monitoring("churn") == {"stale_at": later, "last_ok_at": T0, "last_check_at": None}
-    assert [a.metric for a in store.open_alerts("churn")] == ["drift"]
+    assert [
+        a.metric for a in store.rows(schema.ALERTS, model="churn", status=Not(AlertStatus.RESOLVED))
+    ] == ["drift"]

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mlops_tui.domain import AlertStatus
 from mlops_tui.errors import InvalidInput, StoreUnavailable
 from mlops_tui.services import demo, timetravel
 from mlops_tui.services.context import Context
-from mlops_tui.store import open_store
+from mlops_tui.store import open_store, schema
 from mlops_tui.store.pg_reader import PostgresReader, open_reader
 from mlops_tui.store.postgres import PostgresStore
+from mlops_tui.store.schema import Not
 from tests.conftest import both_ways, raw_execute
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
@@ -46,9 +48,9 @@ def test_it_reads_what_the_full_store_reads(team_url: str) -> None:
             "history": lambda s: s.history(limit=200),
             "replay_events": lambda s: s.replay_events(until=NOW - timedelta(days=7)),
             "last_answered_checks": lambda s: s.last_answered_checks(NOW),
-            "list_users": lambda s: s.list_users(),
-            "open_alerts": lambda s: s.open_alerts(None),
-            "versions": lambda s: s.versions(name),
+            "list_users": lambda s: s.rows(schema.USERS, order="name"),
+            "open_alerts": lambda s: s.rows(schema.ALERTS, status=Not(AlertStatus.RESOLVED)),
+            "versions": lambda s: s.rows(schema.VERSIONS, model=name, order="number DESC"),
             "settings": lambda s: s.get_setting("identity"),
             "head": lambda s: s.head(),
             "schema_version": lambda s: s.schema_version(),

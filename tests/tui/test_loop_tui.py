@@ -8,7 +8,8 @@ import asyncio
 from mlops_tui.domain import AlertStatus
 from mlops_tui.services import builds, lifecycle, monitoring, queries
 from mlops_tui.services.context import Context
-from mlops_tui.store import open_store
+from mlops_tui.store import open_store, schema
+from mlops_tui.store.schema import Not
 from mlops_tui.tui.app import MlopsApp
 from mlops_tui.tui.screens.alerts import AlertsScreen
 from mlops_tui.tui.screens.confirm import ConfirmScreen
@@ -112,7 +113,7 @@ async def test_health_sparkline_and_acknowledging_an_alert(tmp_path, serving) ->
         await pilot.press(*"retraining", "enter")
         await wait_for(pilot, lambda: app.screen.alerts[0].status == "acknowledged", timeout=10)
     with open_store(db) as store:
-        (acked,) = store.open_alerts(name)
+        (acked,) = store.rows(schema.ALERTS, model=name, status=Not(AlertStatus.RESOLVED))
     assert (acked.status, acked.acked_by, acked.note) == (
         AlertStatus.ACKNOWLEDGED,
         "alice",

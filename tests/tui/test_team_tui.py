@@ -7,7 +7,7 @@ from __future__ import annotations
 from mlops_tui.domain import HandoffStatus
 from mlops_tui.services import handoffs, queries, team
 from mlops_tui.services.context import Context
-from mlops_tui.store import open_store
+from mlops_tui.store import open_store, schema
 from mlops_tui.tui.screens.detail import DetailScreen
 from mlops_tui.tui.screens.handoff import HandoffScreen
 from mlops_tui.tui.screens.inbox import InboxScreen
@@ -26,7 +26,9 @@ def offer_to_tester(db: str, name: str | None = None) -> tuple[int, str]:
             m
             for m in store.list_models()
             if (name is None or m.name == name)
-            and not store.list_handoffs(model=m.name, status=HandoffStatus.PENDING)
+            and not store.rows(
+                schema.HANDOFFS, model=m.name, status=HandoffStatus.PENDING, order="id"
+            )
         )
         h = handoffs.request(lead, model.name, to="tester", note="please take it")
         return h.id, model.name
@@ -79,7 +81,7 @@ async def test_declining_needs_a_note_and_keeps_the_owner(demo_db):
         await pilot.press("x", *"not my area", "enter")
         await wait_for(pilot, lambda: screen.handoffs == [])
     with open_store(demo_db) as store:
-        h = store.get_handoff(handoff_id)
+        h = store.row(schema.HANDOFFS, id=handoff_id)
         assert (h.status, h.reply) == (HandoffStatus.DECLINED, "not my area")
     assert owner_of(demo_db, name) == before
 
@@ -107,7 +109,7 @@ async def test_handing_over_from_the_board_with_the_keyboard(demo_db):
         await pilot.press("tab", *"runbook in the wiki", "enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, HandoffScreen))
     with open_store(demo_db) as store:
-        (h,) = store.list_handoffs(model=name, status=HandoffStatus.PENDING)
+        (h,) = store.rows(schema.HANDOFFS, model=name, status=HandoffStatus.PENDING, order="id")
         assert (h.from_user, h.to_user, h.note, h.created_by) == (
             owner,
             "hana",
@@ -185,8 +187,10 @@ async def test_acknowledging_an_alert_from_the_oncall_review(demo_db):
         await pilot.press("a", *"on it", "enter")
         with open_store(demo_db) as store:
             await wait_for(
-                pilot, lambda: str(store.get_alert(alert.id).status) == "acknowledged", timeout=5
+                pilot,
+                lambda: str(store.row(schema.ALERTS, id=alert.id).status) == "acknowledged",
+                timeout=5,
             )
-            acked = store.get_alert(alert.id)
+            acked = store.row(schema.ALERTS, id=alert.id)
         assert (acked.acked_by, acked.note) == ("tester", "on it")
         await wait_for(pilot, lambda: not screen.rows[0].unacked)
