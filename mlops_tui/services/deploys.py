@@ -131,32 +131,34 @@ def _container(
         env["PORT"] = str(cfg.deploy_port)
     labels = {"io.mlops-tui.model": name, "io.mlops-tui.version": str(v.number)}
     new = None
+    probe = _health_probe(cfg)
 
     def put_back(reason: str) -> tuple[str, bool]:
         if new is not None:
             for line in list(engine.logs_tail(new))[-20:]:
                 run.say(f"│ {line}")
             engine.remove(new)
-        if old_running:
-            run.say(f"putting {final} back")
-            try:
-                engine.start(old)
-            except EngineError as exc:
-                return f"{reason}; and the previous container did not restart: {exc.message}", False
-            return reason, True
-        return reason, False
+        if not old_running:
+            return reason, False
+        run.say(f"putting {final} back")
+        try:
+            engine.start(old)
+        except EngineError as exc:
+            return f"{reason}; and the previous container did not restart: {exc.message}", False
+        # Started is not serving: "keeps serving" is said only once it answers again.
+        if probe is not None:
+            down = health.wait_until(probe, cfg.deploy_timeout, gone=lambda: _exited(engine, old))
+            if down:
+                return f"{reason}; and the previous container did not answer again: {down}", False
+        return reason, True
 
     try:
         where = f" on 127.0.0.1:{cfg.deploy_port}" if cfg.deploy_port else ""
         run.say(f"starting {v.image} as {temp}{where}")
         new = engine.run(v.runnable, name=temp, environment=env, labels=labels, network_mode="host")
-        probe = _health_probe(cfg)
 
         def gone() -> str | None:
-            state = engine.state(new)
-            if state.get("Running"):
-                return None
-            return f"the container exited with code {state.get('ExitCode')}"
+            return _exited(engine, new)
 
         if probe is None:
             run.say(f"no health check configured: waiting {NO_CHECK_GRACE:g}s for it to stay up")
@@ -180,6 +182,14 @@ def _container(
     engine.keep_running(new)
     run.say(f"{final} is serving v{v.number}")
     return None, False
+
+
+def _exited(engine: Any, container: Any) -> str | None:
+    """Why waiting for the container is pointless: it is no longer running."""
+    state = engine.state(container)
+    if state.get("Running"):
+        return None
+    return f"the container exited with code {state.get('ExitCode')}"
 
 
 def _command(run: _Run, name: str, v: Version, cfg: modelconfig.ModelConfig) -> str | None:
