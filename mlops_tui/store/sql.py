@@ -67,9 +67,7 @@ class SqlStore(SqlCore):
         self, *, stage: Stage | None = None, owner: str | None = None
     ) -> list[StatusRow]:
         # By hand, not `rows`: the one read `mlops status` makes, and its budget is tight.
-        clauses = [c for c, v in (("stage = ?", stage), ("owner = ?", owner)) if v is not None]
-        params = [str(v) for v in (stage, owner) if v is not None]
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = self._status_where(stage, owner)
         with self._read() as cur:
             cur.execute(
                 self.dialect.sql(f"SELECT {STATUS_COLUMNS} FROM models{where} ORDER BY name"),
@@ -78,6 +76,12 @@ class SqlStore(SqlCore):
             rows = cur.fetchall()
         t = self.dialect.time_out
         return [StatusRow(r[0], r[1], r[2], r[3], r[4], r[5], t(r[6]), r[7]) for r in rows]
+
+    @staticmethod
+    def _status_where(stage: Stage | None, owner: str | None) -> tuple[str, list[str]]:
+        clauses = [c for c, v in (("stage = ?", stage), ("owner = ?", owner)) if v is not None]
+        params = [str(v) for v in (stage, owner) if v is not None]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def count_models(self) -> int:
         with self._read() as cur:
