@@ -210,11 +210,6 @@ class SqlStore(SqlCore):
     def chain_snapshot(
         self, batch: int = 5000
     ) -> Iterator[tuple[Anchor, int | None, Iterator[tuple[Any, ...]]]]:
-        """What `mlops audit verify` compares, read at one moment: the anchor; the highest
-        event id SQLite ever handed out (its AUTOINCREMENT counter, a second witness of
-        deleted newest events; None on PostgreSQL, whose sequence also moves on a rolled-back
-        append and so proves nothing); and the events as `chain` yields them. The rows can
-        only be read inside the block."""
         with self._stream() as cur:
             self.dialect.one_snapshot(cur)
             anchor = self._anchor_in(cur)
