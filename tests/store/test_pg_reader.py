@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,10 @@ from mlops_tui.store import open_store, schema
 from mlops_tui.store.pg_reader import PostgresReader, open_reader
 from mlops_tui.store.postgres import PostgresStore
 from mlops_tui.store.schema import Not
-from tests.conftest import both_ways, raw_execute
+from tests.conftest import both_ways, drop_pg_schema, new_pg_schema, raw_execute
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture
@@ -110,18 +112,23 @@ def test_mlops_status_prints_the_same_through_either(team_url: str, args: list[s
         assert len(json.loads(lean[1])) == 12
 
 
-def test_an_older_schema_goes_to_the_full_store_which_migrates(pg_url: str) -> None:
-    with open_store(pg_url) as store:
-        demo.seed(store, models=3, now=NOW)
-    raw_execute(pg_url, "DROP TABLE checkpoints")
-    raw_execute(pg_url, "UPDATE mlops_meta SET value = '8' WHERE key = 'schema_version'")
-    assert open_reader(pg_url) is None
-    with open_store(pg_url, read_only=True) as store:
-        assert isinstance(store, PostgresStore)
-        assert len(store.status_rows()) == 3
-    reader = open_reader(pg_url)
-    assert reader is not None  # migrated: the lean reader serves it again
-    reader.close()
+def test_an_older_schema_goes_to_the_full_store_which_migrates(pg_server: str) -> None:
+    """A schema an earlier release left (as pg_dump wrote it), so the test holds whatever
+    migrations come after it."""
+    schema_name, url = new_pg_schema(pg_server)
+    try:
+        dump = (FIXTURES / "schema_v2.postgres.sql").read_text()
+        raw_execute(url, dump.replace("__SCHEMA__.", f"{schema_name}."))
+        assert open_reader(url) is None
+        with open_store(url, read_only=True) as store:
+            assert isinstance(store, PostgresStore)
+            assert len(store.status_rows()) == 12
+        reader = open_reader(url)
+        assert reader is not None  # migrated: the lean reader serves it again
+        assert len(reader.status_rows()) == 12
+        reader.close()
+    finally:
+        drop_pg_schema(pg_server, schema_name)
 
 
 @pytest.mark.parametrize(
