@@ -9,6 +9,7 @@ typing, since `mlops status` loads it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,16 +47,84 @@ def exit_code_table() -> str:
 
 
 class MlopsError(Exception):
-    """An expected failure: shown as one line in the CLI and as a notification in the TUI."""
+    """An expected failure: shown as one line in the CLI and as a notification in the TUI.
+
+    The reason is the same in both; what to do next is not. The CLI names commands and
+    flags, the TUI names keys and dialogs, so a raiser that knows the next step gives each
+    front end its own hint (`cli=`, `tui=`) and keeps flags out of the shared reason.
+    """
 
     title = "Error"
     exit_code = 1
 
-    def __init__(self, message: str, *, title: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, title: str | None = None, cli: str = "", tui: str = ""
+    ) -> None:
         super().__init__(message)
-        self.message = message
+        self.reason = message
+        self.cli_hint = cli
+        self.tui_hint = tui
         if title is not None:
             self.title = title
+
+    @property
+    def message(self) -> str:
+        """What the TUI shows: the reason, and the TUI's own next step if there is one."""
+        return _then(self.reason, self.tui_hint)
+
+    @property
+    def cli_message(self) -> str:
+        """What the CLI prints: the reason, and the command that helps if there is one."""
+        return _then(self.reason, self.cli_hint)
+
+    def __str__(self) -> str:
+        return self.cli_message
+
+
+def _then(reason: str, hint: str) -> str:
+    """The reason, then what to do: after a question ("did you mean …?") a new sentence."""
+    if not hint:
+        return reason
+    return f"{reason} {hint}" if reason.endswith(("?", ".")) else f"{reason}; {hint}"
+
+
+def close_matches(word: str, known: Iterable[str], *, limit: int = 2) -> list[str]:
+    """Names close to a mistyped one, best first (difflib's ratio, as Click uses)."""
+    import difflib  # only on the way to an error: `mlops status` does not pay for it
+
+    return difflib.get_close_matches(word, list(known), n=limit, cutoff=0.6)
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ "did you mean 'a' or 'b'?", or "" when nothing is close."""
+    found = close_matches(word, known)
+    if not found:
+        return ""
+    return "did you mean " + " or ".join(f"'{name}'" for name in found) + "?"
+
+
+def unknown_choice(what: str, value: object, choices: Iterable[str]) -> InvalidInput:
+    """ "unknown stage 'bild': did you mean 'build'? the stages are …"."""
+    names = [str(c) for c in choices]
+    hint = did_you_mean(value.strip().lower(), names) if isinstance(value, str) else ""
+    return InvalidInput(
+        f"unknown {what} {value!r}: "
+        + (f"{hint} " if hint else "")
+        + f"the {what}s are {', '.join(names)}"
+    )
+
+
+def no_repository(model: str) -> InvalidInput:
+    """Building, testing or Git on a model that has no repository yet."""
+    return InvalidInput(
+        f"{model} has no repository", cli=f"set one with `mlops model set {model} --repo PATH`"
+    )
+
+
+def no_such(what: str, name: str, known: Iterable[str], *, cli: str = "") -> NotFound:
+    """ "no model named 'x'", with the close names the database knows."""
+    hint = did_you_mean(name, known)
+    return NotFound(f"no {what} named {name!r}" + (f": {hint}" if hint else ""), cli=cli)
 
 
 # -- exit 2: what the user typed or asked for cannot be done ---------------------------------

@@ -92,6 +92,16 @@ def ctx(store: Store) -> Context:
     return Context(store, "alice")
 
 
+def known(ctx: Context, *names: str, role: str = "maintainer") -> None:
+    """Put people on the team before a test names them as an owner, a backup or a receiver:
+    nobody can be made responsible without existing. Added by `ctx`'s actor."""
+    from mlops_tui.services import team
+
+    for name in names:
+        if ctx.store.get_user(name) is None:
+            team.add_user(ctx, name, role=role)
+
+
 def raw_execute(url: str, sql: str) -> None:
     """Run SQL behind the tool's back, as someone with a database shell would."""
     if url.startswith("postgresql://"):

@@ -26,7 +26,7 @@ def test_one_step_forward_needs_nothing(current: str, target: str, kind: MoveKin
 
 
 def test_going_back_is_rework_and_needs_a_note() -> None:
-    with pytest.raises(MoveRefused, match="rework: add --note"):
+    with pytest.raises(MoveRefused, match="rework and needs a note saying why; add --note TEXT"):
         domain.classify_move(Stage.DEPLOY, Stage.BUILD, None, False)
     assert domain.classify_move(Stage.DEPLOY, Stage.BUILD, "bad AUC", False) == MoveKind.REWORK
 
@@ -34,7 +34,7 @@ def test_going_back_is_rework_and_needs_a_note() -> None:
 def test_skipping_ahead_needs_force_and_a_note() -> None:
     with pytest.raises(MoveRefused, match="skips test"):
         domain.classify_move(Stage.BUILD, Stage.DEPLOY, "hotfix", False)
-    with pytest.raises(MoveRefused, match="needs --note"):
+    with pytest.raises(MoveRefused, match="needs a note"):
         domain.classify_move(Stage.BUILD, Stage.DEPLOY, None, True)
     assert domain.classify_move(Stage.BUILD, Stage.DEPLOY, "hotfix", True) == MoveKind.FORCED
 
@@ -85,7 +85,7 @@ def test_model_names_accepted_iff_they_match_the_rule(name: str) -> None:
 
 def test_stage_names_are_forgiving_about_case_but_not_spelling() -> None:
     assert domain.parse_stage(" Deploy ") is Stage.DEPLOY
-    with pytest.raises(InvalidInput, match="choose one of plan, build, test, deploy, monitor"):
+    with pytest.raises(InvalidInput, match="the stages are plan, build, test, deploy, monitor"):
         domain.parse_stage("prod")
 
 

@@ -3,10 +3,13 @@ the README explains, and the README's "| exit | meaning |" table is `errors.EXIT
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,6 +95,59 @@ def test_a_message_and_a_title() -> None:
         "Bad mlops.toml",
         2,
     )
+
+
+def test_each_front_end_gets_its_own_next_step() -> None:
+    exc = errors.MoveRefused("churn cannot go to test: it has no build yet", cli="run `x`", tui="b")
+    assert exc.message == "churn cannot go to test: it has no build yet; b"
+    assert exc.cli_message == str(exc) == "churn cannot go to test: it has no build yet; run `x`"
+    assert errors.InvalidInput("plain").cli_message == "plain"
+
+
+def test_a_mistyped_name_gets_the_close_ones() -> None:
+    known = ["credit-scorer", "churn-predictor", "churn-predictor-eu", "fraud"]
+    found = errors.no_such("model", "credit-scorr", known)
+    assert found.message == "no model named 'credit-scorr': did you mean 'credit-scorer'?"
+    assert "or" in errors.no_such("model", "churn-predictr", known).message
+    assert errors.no_such("model", "zzz", known).message == "no model named 'zzz'"
+    bad = errors.unknown_choice("stage", "bild", ["plan", "build", "test"])
+    assert (
+        bad.message
+        == "unknown stage 'bild': did you mean 'build'? the stages are plan, build, test"
+    )
+
+
+SHARED = ("domain", "services", "store", "adapters", "modelconfig.py")
+CLI_WORDS = re.compile(r"--[a-z]|`mlops\b")
+
+
+def _strings(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def test_shared_messages_name_no_flag_or_command() -> None:
+    """The services speak to both front ends, so the reason an error gives names no flag
+    and no command: those belong in its `cli=` hint, which only the CLI prints."""
+    root = Path(mlops_tui.__file__).parent
+    files = [
+        f
+        for part in SHARED
+        for f in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
+    ]
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Raise) or not isinstance(node.exc, ast.Call):
+                continue
+            call = node.exc
+            shared = [*call.args, *(k.value for k in call.keywords if k.arg not in ("cli",))]
+            for arg in shared:
+                for text in _strings(arg):
+                    if CLI_WORDS.search(text):
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {text}")
+    assert not found, "\n".join(found)
 
 
 def test_a_stale_write_names_who_changed_it() -> None:

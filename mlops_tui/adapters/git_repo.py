@@ -103,8 +103,8 @@ class GitRepo:
     def __init__(self, path: str) -> None:
         if not path or "://" in path or path.startswith("git@"):
             raise InvalidInput(
-                f"the model's repo {path!r} is not a local folder: "
-                "set one with `mlops model add … --repo PATH`"
+                f"the model's repository {path!r} is not a local folder",
+                cli="set a local one with `mlops model set NAME --repo PATH`",
             )
         try:
             self.repo = git.Repo(path)
@@ -278,10 +278,10 @@ class GitRepo:
         except GitCommandError as exc:
             reason = _reason(exc)
             if "rejected" in (exc.stdout or "") + (exc.stderr or "") or "rejected" in reason:
-                reason = (
-                    f"{remote.name} rejected the push of {branch}: pull first "
-                    "(`mlops git NAME pull`), then push again"
-                )
+                raise GitError(
+                    f"{remote.name} rejected the push of {branch}: pull first, then push again",
+                    cli="`mlops git NAME pull`",
+                ) from None
             raise GitError(reason) from None
         return remote.name
 

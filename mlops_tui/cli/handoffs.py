@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session
+from mlops_tui.errors import close_matches
 
 
 class _HandoffGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            # `handoff lst` is a typo, not a model called "lst": a model's offer names
+            # whom it goes to, so a close word without --to is read as a subcommand.
+            if not {"--to", "--from"} & set(args) and close_matches(args[0], self.commands):
+                raise click.NoSuchCommand(args[0], possibilities=self.commands, ctx=ctx)
             args = ["--model", args[0], *args[1:]]
         return super().parse_args(ctx, args)
 
@@ -158,7 +164,7 @@ def accept(
         if o.error is None and o.model is not None:
             output.write(f"accepted #{o.handoff.id}: you own {o.model.name} now\n")
     for o, error in refused:
-        output.info(f"not accepted #{o.handoff.id} ({o.handoff.model}): {error.message}")
+        output.info(f"not accepted #{o.handoff.id} ({o.handoff.model}): {error.cli_message}")
     if refused:
         raise InvalidInput(f"{len(refused)} of {len(outcomes)} handoffs were not accepted")
 

@@ -249,7 +249,7 @@ def check(
                 with session() as ctx:
                     lines, _ = _check_round(ctx, name)
             except MlopsError as exc:  # the database or the model is gone: go on
-                lines = [f"check failed: {exc.message}"]
+                lines = [f"check failed: {exc.cli_message}"]
             for line in lines or ["no production models to check"]:
                 output.write(f"{stamp}  {line}\n")
             sys.stdout.flush()

@@ -21,14 +21,18 @@ def add(
     name: str,
     email: str | None = typer.Option(None, "--email", help="Where to reach them."),
     role: str = typer.Option("maintainer", "--role", help="viewer, member, maintainer or admin."),
+    bot: bool = typer.Option(
+        False, "--bot", help="A service account (the monitor, CI, a server): it holds no model."
+    ),
 ) -> None:
     """Add a person. Viewers read only; members move, build and test any model and deploy
     their own; maintainers act on every model; admins also manage people and settings."""
     from mlops_tui.services import team
 
     with session() as ctx:
-        user = team.add_user(ctx, name, email=email, role=role)
-    output.write(f"added {user.name} as {user.role}\n")
+        user = team.add_user(ctx, name, email=email, role=role, bot=bot)
+    kind = " (a service account)" if user.bot else ""
+    output.write(f"added {user.name} as {user.role}{kind}\n")
 
 
 @user_app.command("list")
@@ -52,6 +56,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     rows = [
         (
             u.name,
+            "bot" if u.bot else "person",
             str(u.role),
             "active" if u.active else "deactivated",
             str(owned.get(u.name, 0)),
@@ -61,7 +66,9 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         for u in users
     ]
     output.write(
-        output.table(("NAME", "ROLE", "STATUS", "OWNS", "EMAIL", "SINCE"), rows, shrink=((4, 8),))
+        output.table(
+            ("NAME", "KIND", "ROLE", "STATUS", "OWNS", "EMAIL", "SINCE"), rows, shrink=((5, 8),)
+        )
     )
 
 
@@ -79,7 +86,8 @@ def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JS
         )
         return
     text = (
-        f"name:    {user.name}\nrole:    {user.role}\n"
+        f"name:    {user.name}\nkind:    {'bot' if user.bot else 'person'}\n"
+        f"role:    {user.role}\n"
         f"status:  {'active' if user.active else 'deactivated'}\nemail:   {user.email or '-'}\n"
     )
     if held:

@@ -93,11 +93,11 @@ def inputs_key(commit: str | None, data_ref: str | None, params: dict[str, Any])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def build_gate(name: str, candidate: int | None, latest: Build | None) -> str | None:
+def build_gate(candidate: int | None, latest: Build | None) -> str | None:
     """Why a model may not go from build to test, or None when its candidate version's build
     succeeded (and is the latest build, so nobody tests an older image by mistake)."""
     if latest is None:
-        return f"it has no build yet: run `mlops build {name}` (or `mlops record build` from CI)"
+        return "it has no build yet"
     if latest.status != BuildStatus.SUCCEEDED:
         return f"its latest build (#{latest.id}, v{latest.version}) {latest.status}"
     if candidate != latest.version:
@@ -222,16 +222,13 @@ ALERT_ACKED = "alert.acknowledged"
 ALERT_RESOLVED = "alert.resolved"
 
 
-def test_gate(name: str, candidate: int | None, latest: TestRun | None) -> str | None:
+def test_gate(candidate: int | None, latest: TestRun | None) -> str | None:
     """Why a model may not go from test to deploy, or None when the candidate version's
     latest test run passed (a later failing run closes the gate again)."""
     if candidate is None:
-        return f"it has no version yet: run `mlops build {name}`"
+        return "it has no version yet"
     if latest is None:
-        return (
-            f"v{candidate} has no test run: run `mlops test {name}` (or `mlops record test` "
-            "from CI)"
-        )
+        return f"v{candidate} has no test run"
     if latest.status != RunStatus.PASSED:
         return f"the latest test run of v{candidate} (#{latest.id}) {latest.status}"
     return None
@@ -241,13 +238,13 @@ def test_gate(name: str, candidate: int | None, latest: TestRun | None) -> str |
 test_gate.__test__ = False  # type: ignore[attr-defined]  # functions declare no __test__
 
 
-def deploy_gate(name: str, candidate: int | None, succeeded: Deployment | None) -> str | None:
+def deploy_gate(candidate: int | None, succeeded: Deployment | None) -> str | None:
     """Why a model may not go from deploy to monitor, or None once a deployment of its
     candidate version succeeded: only a version that serves can be monitored."""
     if candidate is None:
-        return f"it has no version yet: run `mlops build {name}`"
+        return "it has no version yet"
     if succeeded is None:
-        return f"no deployment of v{candidate} succeeded: run `mlops deploy {name}`"
+        return f"no deployment of v{candidate} succeeded"
     return None
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from mlops_tui.domain.people import Role
-from mlops_tui.errors import InvalidInput, MoveRefused
+from mlops_tui.errors import MoveRefused, unknown_choice
 
 
 class Stage(StrEnum):
@@ -52,14 +52,14 @@ def parse_stage(value: str) -> Stage:
     try:
         return Stage(value.strip().lower())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"unknown stage {value!r}: choose one of {', '.join(STAGES)}") from None
+        raise unknown_choice("stage", value, STAGES) from None
 
 
 def classify_move(current: Stage, target: Stage, note: str | None, force: bool) -> MoveKind:
     """Decide what kind of move this is, or refuse it with the rule it breaks.
 
     Forward one step is always allowed (monitor -> plan starts a new iteration). Going back
-    is rework and needs a note saying why. Skipping ahead needs --force and a note, and is
+    is rework and needs a note saying why. Skipping ahead must be forced, with a note, and is
     recorded as forced so that nobody mistakes it for a normal pass through the loop.
     """
     if current == target:
@@ -69,16 +69,22 @@ def classify_move(current: Stage, target: Stage, note: str | None, force: bool) 
     if target.position < current.position:
         if not note:
             raise MoveRefused(
-                f"moving back from {current} to {target} is rework: add --note saying why"
+                f"moving back from {current} to {target} is rework and needs a note saying why",
+                cli="add --note TEXT",
             )
         return MoveKind.REWORK
     if not force:
         raise MoveRefused(
             f"{current} → {target} skips {_skipped(current, target)}: "
-            "the next stage is " + str(current.next()) + "; use --force with --note to skip"
+            f"the next stage is {current.next()}",
+            cli="to skip anyway, add --force --note TEXT",
+            tui="to skip anyway, force the move and say why",
         )
     if not note:
-        raise MoveRefused(f"a forced move from {current} to {target} needs --note saying why")
+        raise MoveRefused(
+            f"a forced move from {current} to {target} needs a note saying why",
+            cli="add --note TEXT",
+        )
     return MoveKind.FORCED
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from mlops_tui.domain.validation import clean_text
-from mlops_tui.errors import InvalidInput
+from mlops_tui.errors import InvalidInput, unknown_choice
 
 
 class Role(StrEnum):
@@ -48,6 +48,9 @@ class User:
     updated_at: datetime
     updated_by: str
     email: str | None = None
+    #: a service account (the monitor, CI, a server): it acts, but holds no model and is
+    #: never counted among the people
+    bot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ def parse_user_role(value: str) -> UserRole:
     try:
         return UserRole(value.strip().lower())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"unknown role {value!r}: choose one of {', '.join(UserRole)}") from None
+        raise unknown_choice("role", value, list(UserRole)) from None
 
 
 def validate_checklist(items: list[str]) -> list[str]:

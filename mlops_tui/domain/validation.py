@@ -229,7 +229,7 @@ def validate_webhook_url(url: str) -> str:
     if scheme not in ("http", "https"):
         raise bad("use http://host[:port]/path or https://…")
     if "@" in parts.netloc:
-        raise bad("no user or password in it: sign deliveries with --secret-env instead")
+        raise bad("no user or password in it: deliveries are signed with a secret instead")
     if not host or not _HOSTPORT_RE.fullmatch(parts.netloc) or len(host) > 253:
         raise bad("it needs a host name or address, e.g. http://chat.example.com/hook")
     if port == 0:

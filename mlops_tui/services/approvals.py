@@ -63,7 +63,7 @@ def require(ctx: Context, name: str | None, count: int = 1) -> Event:
     A count of 0 removes the rule. An admin's act, and never one of the people the rule
     binds: a rule its own subject could lift would be no second pair of eyes."""
     if not 0 <= count <= MAX_APPROVALS:
-        raise InvalidInput(f"--count must be from 0 to {MAX_APPROVALS}")
+        raise InvalidInput(f"the number of approvals must be from 0 to {MAX_APPROVALS}")
     model = ctx.store.get_model(domain.validate_model_name(name)) if name is not None else None
     scope = name or ALL_MODELS
     rules_ = ctx.store.approval_rules()
@@ -210,7 +210,7 @@ def _version(ctx: Context, name: str, version: int) -> Model:
     name = domain.validate_model_name(name)
     model = ctx.store.get_model(name)
     if ctx.store.row(schema.VERSIONS, model=name, number=version) is None:
-        raise InvalidInput(f"{name} has no version {version} (see `mlops model show {name}`)")
+        raise InvalidInput(f"{name} has no version {version}", cli=f"see `mlops model show {name}`")
     return model
 
 
@@ -263,7 +263,7 @@ def approve(ctx: Context, name: str, version: int, note: str | None = None) -> E
 @gate.writes("decide", model="name")
 def reject(ctx: Context, name: str, version: int, note: str | None) -> Event:
     if not (note or "").strip():
-        raise InvalidInput("a rejection needs --note saying why")
+        raise InvalidInput("a rejection needs a note saying why", cli="add --note TEXT")
     return _decide(ctx, APPROVAL_REJECTED, name, version, note)
 
 
@@ -282,9 +282,20 @@ def missing(ctx: Context, model: Model | str, version: int) -> str | None:
     has = f"has {len(a.approved_by)}" + (f": {', '.join(a.approved_by)}" if a.approved_by else "")
     return (
         f"{name} v{version} needs {a.required} approval{'s' if a.required > 1 else ''} before "
-        f"production ({has}); {_who_approves(a)} must run "
-        f"`mlops approve {name} --version {version}` (the owner, the backup or a maintainer)"
+        f"production ({has}); {_who_approves(a)} must approve it "
+        "(the owner, the backup or a maintainer)"
     )
+
+
+def approve_hint(name: str, version: int, why: str) -> dict[str, str]:
+    """How each front end approves, for an error that says an approval is missing (none
+    for a rejection: a reviewer who said no is not talked round by a command)."""
+    if why.startswith(f"{name} v{version} was rejected"):
+        return {}
+    return {
+        "cli": f"`mlops approve {name} --version {version}`",
+        "tui": "approve it in the inbox (4)",
+    }
 
 
 def _who_approves(a: Approval) -> str:

@@ -100,13 +100,13 @@ def parse_witness(text: str) -> Witness:
     found = _WITNESS.fullmatch(text.strip().lower())
     if found is None:
         raise InvalidInput(
-            f"--expect takes what `mlops audit head` prints (ID:HASH) or a hash of at least "
+            "a witnessed head is ID:HASH, as the audit head prints it, or a hash of at least "
             f"16 hex digits, not {text.strip()[:80]!r}"
         )
     event = None if found.group(1) is None else int(found.group(1))
     witness = Witness(event, found.group(2))
     if event == 0 and not witness.genesis:
-        raise InvalidInput("--expect: event 0 is the empty history, whose hash is all zeros")
+        raise InvalidInput("a head at event 0 is the empty history, whose hash is all zeros")
     return witness
 
 
@@ -299,22 +299,23 @@ def head(ctx: Context) -> Head:
     anchor, last = ctx.store.chain_head()
     if anchor is None:
         raise ChainBroken(
-            "audit chain broken: its anchor was deleted behind the tool's back "
-            "(run `mlops audit verify`)"
+            "audit chain broken: its anchor was deleted behind the tool's back",
+            cli="run `mlops audit verify`",
         )
     event, digest, appended = anchor
     if last is None:
         if event == 0:
             return Head(0, CHAIN_GENESIS, None, 0)
         raise ChainBroken(
-            f"audit chain broken: {_missing(1, event)} missing: every event was deleted "
-            "(run `mlops audit verify`)"
+            f"audit chain broken: {_missing(1, event)} missing: every event was deleted",
+            cli="run `mlops audit verify`",
         )
     last_id, at, last_hash = last
     if (last_id, last_hash) != (event, digest):
         raise ChainBroken(
             f"audit chain broken: the newest event, #{last_id}, is not the last one the tool "
-            f"appended (#{event}) (run `mlops audit verify`)"
+            f"appended (#{event})",
+            cli="run `mlops audit verify`",
         )
     return Head(last_id, digest, at, appended)
 

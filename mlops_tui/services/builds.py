@@ -30,6 +30,7 @@ from mlops_tui.errors import (
     BuildCancelled,
     ConfigError,
     InvalidInput,
+    no_repository,
 )
 from mlops_tui.services import gate, runs
 from mlops_tui.services.context import Context
@@ -92,7 +93,7 @@ def build(
     model = ctx.store.get_model(name)
     gate.check(ctx, model)
     if not model.repo:
-        raise InvalidInput(f"{name} has no repository: set one with `mlops model set --repo`")
+        raise no_repository(name)
     repo = GitRepo(model.repo)
     sha = repo.resolve(ref)
     warnings = []

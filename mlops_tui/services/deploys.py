@@ -338,14 +338,16 @@ def deploy(
     v = loopcfg.version_of(ctx, model, version)
     if v.number != model.version:
         latest = ctx.store.rows(schema.TEST_RUNS, model=name, version=v.number, limit=1)
-        missing = domain.test_gate(name, v.number, latest[0] if latest else None)
+        missing = domain.test_gate(v.number, latest[0] if latest else None)
         if missing:
             raise MoveRefused(f"cannot deploy {name} v{v.number}: {missing}")
     from mlops_tui.services import approvals  # approvals before production
 
     approvals.request(ctx, name, v.number)
     if why := approvals.missing(ctx, model, v.number):
-        raise ApprovalMissing(f"cannot deploy: {why}")
+        raise ApprovalMissing(
+            f"cannot deploy: {why}", **approvals.approve_hint(name, v.number, why)
+        )
     return _deploy(ctx, model, v, kind="deploy", on_line=on_line, engine=engine)
 
 
@@ -383,7 +385,8 @@ def rollback_target(ctx: Context, name: str, to: int | None = None) -> int:
     if to not in {d.version for d in good}:
         raise InvalidInput(
             f"{name} v{to} was never deployed successfully: roll back only to a version "
-            "that served (see `mlops deployments`)"
+            "that served",
+            cli=f"see `mlops deployments {name}`",
         )
     return to
 
@@ -401,8 +404,9 @@ def deployable(model: Model) -> None:
     """Deploying needs the model in stage deploy. Raises MoveRefused saying so."""
     if model.stage != Stage.DEPLOY:
         raise MoveRefused(
-            f"{model.name} is in {model.stage}: deploying needs it in stage deploy "
-            f"(move it there first; to go back to an earlier version use `mlops rollback`)"
+            f"{model.name} is in {model.stage}: deploying needs it in stage deploy, "
+            "so move it there first",
+            cli=f"or, to go back to an earlier version, `mlops rollback {model.name}`",
         )
 
 
@@ -443,7 +447,9 @@ def record(
     if not failed:
         approvals.request(ctx, name, v.number)
     if not failed and (why := approvals.missing(ctx, model, v.number)):
-        raise ApprovalMissing(f"cannot record the deployment: {why}")
+        raise ApprovalMissing(
+            f"cannot record the deployment: {why}", **approvals.approve_hint(name, v.number, why)
+        )
     dep = runs.start(
         ctx,
         runs.DEPLOYMENTS,

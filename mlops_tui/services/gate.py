@@ -89,8 +89,7 @@ def standing(ctx: Context) -> tuple[str | None, str | None, str | None]:
             return (
                 None,
                 None,
-                f"{ctx.actor} is not on the team and open_join is off: "
-                "an admin adds people with `mlops user add`",
+                f"{ctx.actor} is not on the team and open_join is off",
             )
         return str(UserRole.MAINTAINER), str(UserRole.MAINTAINER), None
     if not user.active:
@@ -127,7 +126,15 @@ def why_not(ctx: Context, action: str, model: Model | None = None) -> str | None
     return _why_not(ctx, RULES[action].rule, role, model)
 
 
-def deny(ctx: Context, action: str, model: Model | str | None, why: str) -> PermissionDenied:
+def deny(
+    ctx: Context,
+    action: str,
+    model: Model | str | None,
+    why: str,
+    *,
+    cli: str = "",
+    tui: str = "",
+) -> PermissionDenied:
     """Record a refusal and return the error to raise."""
     name = model.name if isinstance(model, Model) else model
     verb = RULES[action].verb if action in RULES else action
@@ -135,7 +142,7 @@ def deny(ctx: Context, action: str, model: Model | str | None, why: str) -> Perm
     grant = Grant(ctx.actor, "refusal", kinds=frozenset({PERMISSION_DENIED}))
     with ctx.store.acting(grant):
         ctx.record(PERMISSION_DENIED, name, action=action, rule=why)
-    return PermissionDenied(message)
+    return PermissionDenied(message, cli=cli, tui=tui)
 
 
 def admit(ctx: Context, action: str, target: str | None = None) -> Grant:
@@ -146,7 +153,10 @@ def admit(ctx: Context, action: str, target: str | None = None) -> Grant:
     if refused is None and role is not None and rule != RESPONSIBLE:
         refused = _why_not(ctx, rule, role, None)
     if refused is not None:
-        raise deny(ctx, action, _existing(ctx, target), refused)
+        stranger = role is None  # not on the team, and open_join is off
+        cli = f"an admin adds them with `mlops user add {ctx.actor}`" if stranger else ""
+        tui = "an admin must add them first" if stranger else ""
+        raise deny(ctx, action, _existing(ctx, target), refused, cli=cli, tui=tui)
     assert role is not None
     needs_model = rule == RESPONSIBLE and role not in (UserRole.MAINTAINER, UserRole.ADMIN)
     return Grant(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_tui import domain
-from mlops_tui.errors import InvalidInput, MlopsError
+from mlops_tui.errors import InvalidInput, MlopsError, no_repository
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
@@ -37,7 +37,7 @@ def open_repo(ctx: Context, name: str) -> GitRepo:
     if grant is not None and grant.action == "git":
         gate.check(ctx, model)
     if not model.repo:
-        raise InvalidInput(f"{name} has no repository: set one with `mlops model set --repo`")
+        raise no_repository(name)
     return GitRepo(model.repo)
 
 
@@ -93,7 +93,9 @@ def tag(ctx: Context, name: str) -> tuple[str, str, bool]:
     model = ctx.store.get_model(domain.validate_model_name(name))
     gate.check(ctx, model)
     if model.version is None:
-        raise InvalidInput(f"{name} has no version yet: build it first (`mlops build {name}`)")
+        raise InvalidInput(
+            f"{name} has no version yet: build it first", cli=f"`mlops build {name}`"
+        )
     version = ctx.store.row(schema.VERSIONS, model=name, number=model.version)
     if version is None or version.commit is None:
         raise InvalidInput(f"{name} v{model.version} has no recorded commit to tag")

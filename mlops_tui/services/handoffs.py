@@ -43,18 +43,6 @@ class Outcome:
     error: MlopsError | None = None
 
 
-def _receiver(ctx: Context, name: str) -> str:
-    name = domain.validate_user(name, "receiver")
-    user = ctx.store.get_user(name)
-    if user is None:
-        raise InvalidInput(f"{name} is not a known user: add them with `mlops user add {name}`")
-    if not user.active:
-        raise InvalidInput(f"{name} was deactivated: hand over to someone who is still here")
-    if user.role == UserRole.VIEWER:
-        raise InvalidInput(f"{name} is a viewer and cannot own models: change their role first")
-    return name
-
-
 def checklist(ctx: Context) -> list[str]:
     return list(team.get_setting(ctx, "handoff_checklist"))
 
@@ -83,7 +71,7 @@ def request_all(ctx: Context, *, from_user: str, to: str, note: str | None = Non
 
 
 def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> list[Handoff]:
-    to = _receiver(ctx, to)
+    to = team.responsible(ctx, to, "receiver")
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
     items = checklist(ctx)
     requests = []
@@ -116,7 +104,8 @@ def _request(ctx: Context, models: list[Model], to: str, note: str | None) -> li
             ) is not None:
                 raise AlreadyExists(
                     f"{model.name} already has a pending handoff #{waiting.id} to "
-                    f"{waiting.to_user}: cancel it first (`mlops handoff cancel {waiting.id}`)"
+                    f"{waiting.to_user}: cancel it first",
+                    cli=f"`mlops handoff cancel {waiting.id}`",
                 )
             handoff = handoffs.insert(
                 {
@@ -186,7 +175,7 @@ def _update(
 def get(ctx: Context, handoff_id: int) -> Handoff:
     found = ctx.store.row(schema.HANDOFFS, id=int(handoff_id))
     if found is None:
-        raise NotFound(f"no handoff #{handoff_id} (see `mlops handoff list`)")
+        raise NotFound(f"no handoff #{handoff_id}", cli="see `mlops handoff list`")
     return found
 
 
@@ -255,7 +244,9 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
     if unticked:
         raise InvalidInput(
             f"cannot accept handoff #{handoff.id} of {handoff.model}: not ticked: "
-            f"{', '.join(unticked)} (tick them in the inbox, or --ack-all)"
+            f"{', '.join(unticked)}",
+            cli="tick them in the inbox, or add --ack-all",
+            tui="tick them first (space)",
         )
     if model.owner != handoff.from_user:
         raise Conflict(
@@ -306,7 +297,7 @@ def accept_all(ctx: Context, *, ack_all: bool = False) -> list[Outcome]:
 def decline(ctx: Context, handoff_id: int, *, note: str) -> Handoff:
     note = domain.clean_text(note, "note", domain.MAX_NOTE) or ""
     if not note:
-        raise InvalidInput("declining needs --note saying why")
+        raise InvalidInput("declining needs a note saying why", cli="add --note TEXT")
     handoff = _pending(ctx, handoff_id)
     model = _only_receiver(ctx, handoff, "decline")
     event = ctx.event(HANDOFF_DECLINED, model.name, handoff=handoff.id, note=note)

@@ -47,7 +47,7 @@ def add_model(
     stage: Stage = Stage.PLAN,
 ) -> Change:
     name = domain.validate_model_name(name)
-    owner = domain.validate_user(owner, "owner")
+    owner = team.responsible(ctx, owner, "owner")
     event = ctx.event(MODEL_CREATED, name, stage=str(stage), owner=owner)
     model = Model(
         name=name,
@@ -149,14 +149,14 @@ def _move_once(
     gate_name = {Stage.TEST: "build", Stage.DEPLOY: "test", Stage.MONITOR: "deploy"}.get(stage)
     if model.stage == Stage.BUILD and stage == Stage.TEST:
         latest = ctx.store.rows(schema.BUILDS, model=name, limit=1)
-        missing = domain.build_gate(name, model.version, latest[0] if latest else None)
+        missing = domain.build_gate(model.version, latest[0] if latest else None)
     elif model.stage == Stage.TEST and stage == Stage.DEPLOY:
         runs = (
             ctx.store.rows(schema.TEST_RUNS, model=name, version=model.version, limit=1)
             if model.version
             else []
         )
-        missing = domain.test_gate(name, model.version, runs[0] if runs else None)
+        missing = domain.test_gate(model.version, runs[0] if runs else None)
     elif model.stage == Stage.DEPLOY and stage == Stage.MONITOR:
         done = ctx.store.rows(
             schema.DEPLOYMENTS,
@@ -165,13 +165,20 @@ def _move_once(
             version=model.version,
             limit=1,
         )
-        missing = domain.deploy_gate(name, model.version, done[0] if done else None)
+        missing = domain.deploy_gate(model.version, done[0] if done else None)
     if missing:
         if not force:
-            raise MoveRefused(f"{name} cannot go to {stage}: {missing}; or use --force with --note")
+            step = str(model.stage)  # the stage whose work produces the missing evidence
+            raise MoveRefused(
+                f"{name} cannot go to {stage}: {missing}",
+                cli=f"run `mlops {step} {name}`, or `mlops record {step}` from CI; "
+                "or override the gate with --force --note TEXT",
+                tui=f"{step} it from its detail ({step[0]}), or force the move and say why",
+            )
         if not note:
             raise MoveRefused(
-                f"overriding the {gate_name} gate ({missing}) needs --note saying why"
+                f"overriding the {gate_name} gate ({missing}) needs a note saying why",
+                cli="add --note TEXT",
             )
         kind = MoveKind.FORCED
     gate.check(ctx, model, "force" if kind == MoveKind.FORCED else "move")
@@ -216,7 +223,7 @@ def edit_model(
     if tags is not None:
         changes["tags"] = domain.validate_tags(list(tags))
     if not changes:
-        raise InvalidInput("nothing to change: give --repo, --description or --tag")
+        raise InvalidInput("nothing to change", cli="give --repo, --description or --tag")
 
     def once() -> Change:
         model = ctx.store.get_model(name)
@@ -265,8 +272,7 @@ def _set_role_once(
         raise MoveRefused(f"{user} is the backup of {name}: name another backup first")
     if role == Role.BACKUP and model.owner == user:
         raise InvalidInput(f"{user} owns {name}; the backup must be someone else")
-    if user in team.orphaned(ctx):
-        raise InvalidInput(f"{user} was deactivated: name someone who is still here")
     gate.check(ctx, model)
+    team.responsible(ctx, user, "person on call" if role == Role.ONCALL else str(role))
     event = ctx.event(ROLE_SET, name, role=str(role), before=before, after=user)
     return revise(ctx, name, model.revision, {str(role): user}, event)

@@ -20,12 +20,14 @@ def version_of(ctx: Context, model: Model, number: int | None) -> Version:
     number = model.version if number is None else number
     if number is None:
         raise InvalidInput(
-            f"{model.name} has no version yet: build it (`mlops build {model.name}`)"
+            f"{model.name} has no version yet: build it first", cli=f"`mlops build {model.name}`"
         )
     for v in ctx.store.rows(schema.VERSIONS, model=model.name, order="number DESC"):
         if v.number == number:
             return v
-    raise InvalidInput(f"{model.name} has no version v{number} (see `mlops model show`)")
+    raise InvalidInput(
+        f"{model.name} has no version v{number}", cli=f"see `mlops model show {model.name}`"
+    )
 
 
 def config_of(model: Model, version: Version) -> modelconfig.ModelConfig:

@@ -376,7 +376,7 @@ def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
     note = domain.clean_text(note, "note", domain.MAX_NOTE)
     alert = ctx.store.row(schema.ALERTS, id=alert_id)
     if alert is None:
-        raise NotFound(f"no alert #{alert_id} (see `mlops alerts --all`)")
+        raise NotFound(f"no alert #{alert_id}", cli="see `mlops alerts --all`")
     gate.check(ctx, ctx.store.get_model(alert.model))
     event = ctx.event(ALERT_ACKED, alert.model, alert=alert.id, metric=alert.metric)
     if note:
@@ -388,7 +388,7 @@ def ack(ctx: Context, alert_id: int, note: str | None = None) -> Alert:
         if done is None:
             now = rows.get(id=alert_id)
             if now is None:
-                raise NotFound(f"no alert #{alert_id} (see `mlops alerts --all`)")
+                raise NotFound(f"no alert #{alert_id}", cli="see `mlops alerts --all`")
             by = f" by {now.acked_by}" if now.acked_by else ""
             raise Conflict(f"alert #{alert_id} is already {now.status}{by}")
         tx.events.append(event)

@@ -7,7 +7,7 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import Event, Model, Stage, Version
-from mlops_tui.errors import InvalidInput, NotFound
+from mlops_tui.errors import InvalidInput, no_such
 from mlops_tui.services import team as _team
 from mlops_tui.services.context import Context
 from mlops_tui.store import StatusRow, schema
@@ -81,16 +81,16 @@ def history(
     if model is not None:
         domain.validate_model_name(model)
     if limit is not None and limit < 0:
-        raise InvalidInput("--limit must be 0 (no limit) or more")
+        raise InvalidInput("the limit must be 0 (no limit) or more")
     if search is not None:
         search = " ".join(search.split())
         if not search or any(not c.isprintable() for c in search):
-            raise InvalidInput("--search needs a word or more, without control characters")
+            raise InvalidInput("a search needs a word or more, without control characters")
     events = ctx.store.history(
         model=model, actor=actor, since=since, until=until, limit=limit or None, search=search
     )
     if model is not None and not events and ctx.store.row(schema.EVENTS, model=model) is None:
-        raise NotFound(f"no model named {model!r} (see `mlops model list`)")
+        raise no_such("model", model, ctx.store.model_names(), cli="see `mlops model list`")
     return events
 
 

@@ -23,7 +23,7 @@ from mlops_tui.domain import (
     User,
     UserRole,
 )
-from mlops_tui.errors import InvalidInput, NotFound
+from mlops_tui.errors import InvalidInput, NotFound, did_you_mean, no_such
 from mlops_tui.services import gate
 from mlops_tui.services.context import Context
 from mlops_tui.store import Store, schema
@@ -67,8 +67,53 @@ def users(ctx: Context) -> list[User]:
 def user(ctx: Context, name: str) -> User:
     found = ctx.store.get_user(domain.validate_user(name))
     if found is None:
-        raise NotFound(f"no user named {name!r} (see `mlops user list`)")
+        raise no_user(ctx, name)
     return found
+
+
+def people(ctx: Context) -> list[User]:
+    """The team's people: service accounts act, but are not people."""
+    return [u for u in users(ctx) if not u.bot]
+
+
+def receivers(ctx: Context) -> list[User]:
+    """Who can be made responsible for a model: active people who are not viewers."""
+    return [u for u in people(ctx) if u.active and u.role != UserRole.VIEWER]
+
+
+def responsible(ctx: Context, name: str, what: str) -> str:
+    """`name`, checked as someone who can answer for a model (`what`: owner, backup, on
+    call, receiver). Nobody can be made responsible without existing: a typo would leave a
+    model nobody is paged for. The one stranger let through is the actor when open_join
+    lets them join with this very change (the gate admitted them)."""
+    name = domain.validate_user(name, what)
+    found = ctx.store.get_user(name)
+    if found is None:
+        grant = ctx.store.grants.current
+        if name == ctx.actor and grant is not None and grant.joined:
+            return name
+        known = [u.name for u in receivers(ctx)]
+        hint = did_you_mean(name, known)
+        raise NotFound(
+            f"{name} is not on the team, so cannot be the {what}" + (f": {hint}" if hint else ""),
+            cli=f"add them with `mlops user add {name}`",
+            tui="an admin must add them first",
+        )
+    if found.bot:
+        raise InvalidInput(f"{name} is a service account: only a person can be the {what}")
+    if not found.active:
+        raise InvalidInput(f"{name} was deactivated: name someone who is still here")
+    if found.role == UserRole.VIEWER:
+        raise InvalidInput(
+            f"{name} is a viewer and cannot be the {what}: an admin can change their role"
+        )
+    return name
+
+
+def no_user(ctx: Context, name: str) -> NotFound:
+    """An unknown name, with the close names on the team."""
+    known = [u.name for u in ctx.store.rows(schema.USERS)]
+    return no_such("user", name, known, cli="see `mlops user list`")
 
 
 def holdings(ctx: Context, name: str) -> list[tuple[str, str]]:
@@ -84,14 +129,23 @@ def holdings(ctx: Context, name: str) -> list[tuple[str, str]]:
 
 @gate.writes("manage")
 def add_user(
-    ctx: Context, name: str, *, email: str | None = None, role: UserRole | str = "maintainer"
+    ctx: Context,
+    name: str,
+    *,
+    email: str | None = None,
+    role: UserRole | str = "maintainer",
+    bot: bool = False,
 ) -> User:
+    """Add a person, or with `bot` a service account (the monitor, CI, a server): it acts
+    under its own name with its role's rights, but holds no model."""
     name = domain.validate_user(name)
     role = role if isinstance(role, UserRole) else domain.parse_user_role(role)
     email = domain.validate_email(email)
     event = ctx.event(USER_ADDED, None, user=name, role=str(role))
     if email:
         event.data["email"] = email
+    if bot:
+        event.data["bot"] = True
     new = User(
         name=name,
         role=role,
@@ -101,11 +155,10 @@ def add_user(
         created_by=ctx.actor,
         updated_at=event.at,
         updated_by=ctx.actor,
+        bot=bot,
     )
     with ctx.store.transaction() as tx:
-        tx.rows(schema.USERS).insert(
-            new, duplicate=f"{name} is already a user (see `mlops user list`)"
-        )
+        tx.rows(schema.USERS).insert(new, duplicate=f"{name} is already a user")
         tx.events.append(event)
     return new
 
@@ -121,7 +174,7 @@ def _change(ctx: Context, name: str, **changes: Any) -> User:
         stamped = {**changes, "updated_at": event.at, "updated_by": ctx.actor}
         after = tx.rows(schema.USERS).update(stamped, name=before.name)
         if after is None:
-            raise NotFound(f"no user named {name!r} (see `mlops user list`)")
+            raise no_user(ctx, name)
         tx.events.append(event)
     return after
 
@@ -274,7 +327,8 @@ TEAM_KINDS = frozenset(
 def describe(kind: str, d: dict[str, Any]) -> str:
     """One line for the team's events (queries.describe adds the note)."""
     if kind == USER_ADDED:
-        return f"added {d.get('user')} as {d.get('role')}"
+        bot = " (bot)" if d.get("bot") else ""
+        return f"added {d.get('user')} as {d.get('role')}{bot}"
     if kind == USER_CHANGED:
         parts = []
         for key in ("role", "email", "active"):

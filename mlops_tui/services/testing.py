@@ -240,7 +240,8 @@ def run(
         if not model.repo or not v.commit:
             raise InvalidInput(
                 f"{name} v{v.number} has no commit in a local repository to check out; "
-                "set in_image = true or record CI's result with `mlops record test`"
+                "set in_image = true in its mlops.toml, or record CI's result",
+                cli=f"`mlops record test {name}`",
             )
         lines = _in_checkout(
             model.repo, v.commit, cfg.test_command, cfg.test_junit, env, cfg.test_timeout, cancel
@@ -310,7 +311,7 @@ def record(
         raise InvalidInput(f"invalid URL {url!r}: it must start with http:// or https://")
     counts = parse_junit(junit)
     if junit is not None and counts is None:
-        raise InvalidInput("the --junit file is not a JUnit XML report")
+        raise InvalidInput("the JUnit report given is not JUnit XML")
     model = ctx.store.get_model(name)
     gate.check(ctx, model)
     runs.reap_interrupted(ctx, runs.TEST_RUNS, name)

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import Event, Model, Stage
-from mlops_tui.errors import MlopsError, NotFound
+from mlops_tui.errors import InvalidInput, MlopsError, NotFound, no_such
 from mlops_tui.services import checkpoints
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import REPLAYED_KINDS, apply, replay
@@ -98,8 +98,15 @@ def status_at(
 ) -> list[StatusRow]:
     """The status table as it was at `at` (events at that very instant included).
 
-    For one model that did not exist yet, raises NotFound saying when it was created.
+    For one model that did not exist yet, raises NotFound saying when it was created. A
+    moment in the future is refused: read as "now", a typo in a year would pass unnoticed.
     """
+    now = ctx.clock()
+    if at > now:
+        raise InvalidInput(
+            f"{_when(at)} is in the future (it is now {_when(now)}): time travel shows the past",
+            cli="for now, `mlops status`",
+        )
     if name is None:
         state = checkpoints.state_at(ctx, at)
     else:
@@ -108,7 +115,7 @@ def status_at(
     if name is not None and name not in state:
         created = ctx.store.replay_events(model=name, kinds=(domain.MODEL_CREATED,), limit=1)
         if not created:
-            raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+            raise no_such("model", name, ctx.store.model_names(), cli="see `mlops model list`")
         first = created[0]
         raise NotFound(
             f"{name} did not exist yet at {_when(at)}: "
@@ -143,7 +150,7 @@ def timeline(ctx: Context, name: str) -> list[ModelAt]:
     name = domain.validate_model_name(name)
     events = ctx.store.replay_events(model=name)
     if not events:
-        raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+        raise no_such("model", name, ctx.store.model_names(), cli="see `mlops model list`")
     out: list[ModelAt] = []
     state: dict[str, dict[str, Any]] = {}
     for e in events:

@@ -126,7 +126,7 @@ def webhooks(ctx: Context) -> list[Webhook]:
 def get(ctx: Context, hook_id: int) -> Webhook:
     found = ctx.store.row(schema.WEBHOOKS, id=hook_id, active=True)
     if found is None:
-        raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+        raise NotFound(f"no webhook #{hook_id}", cli="see `mlops webhook list`")
     return found
 
 
@@ -135,7 +135,7 @@ def remove(ctx: Context, hook_id: int) -> Event:
     with ctx.store.transaction() as tx:
         hook = tx.rows(schema.WEBHOOKS).update({"active": False}, id=hook_id, active=True)
         if hook is None:
-            raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+            raise NotFound(f"no webhook #{hook_id}", cli="see `mlops webhook list`")
         return tx.events.append(ctx.event(WEBHOOK_REMOVED, None, webhook=hook_id, url=hook.url))
 
 
@@ -148,7 +148,7 @@ def log(
 ) -> list[Attempt]:
     """Delivery attempts, newest first (the webhook may have been removed since)."""
     if hook_id is not None and not any(h.id == hook_id for h in _all(ctx)):
-        raise NotFound(f"no webhook #{hook_id} (see `mlops webhook list`)")
+        raise NotFound(f"no webhook #{hook_id}", cli="see `mlops webhook list`")
     if model is not None:
         domain.validate_model_name(model)
     return ctx.store.attempts(webhook=hook_id, model=model, limit=limit or None)
@@ -412,6 +412,6 @@ def parse_id(value: str) -> int:
     text = value.strip().lstrip("#")
     if not text.isdigit() or len(text) > 18:
         raise InvalidInput(
-            f"invalid webhook id {value!r}: use the number `mlops webhook list` shows"
+            f"invalid webhook id {value!r}: it is a number", cli="see `mlops webhook list`"
         )
     return int(text)

@@ -149,6 +149,10 @@ class Store(ABC):
         """Return the model called `name`. Raises NotFound."""
 
     @abstractmethod
+    def model_names(self) -> list[str]:
+        """Every model's name, sorted: what a mistyped name is matched against."""
+
+    @abstractmethod
     def list_models(self, *, stage: Stage | None = None, owner: str | None = None) -> list[Model]:
         """Return models ordered by name, optionally only those in `stage` or held by `owner`."""
 
@@ -234,7 +238,7 @@ class Store(ABC):
 
     @abstractmethod
     def count_admins(self) -> int:
-        """Return how many active admins there are."""
+        """Return how many active admins there are (people: service accounts do not count)."""
 
     @abstractmethod
     def get_setting(self, key: str) -> Any:

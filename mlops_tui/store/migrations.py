@@ -16,7 +16,7 @@ from typing import Any
 from mlops_tui.domain import CHAIN_GENESIS as GENESIS
 from mlops_tui.domain import chain_hash
 from mlops_tui.store.dialect import Dialect
-from mlops_tui.store.schema import Table
+from mlops_tui.store.schema import USERS, Table
 
 #: the words of an event that `history --search` finds, as PostgreSQL indexes them: split
 #: at anything but letters and digits, as SQLite's FTS5 does ("model.created" is two words)
@@ -569,6 +569,12 @@ def add_checkpoints(m: Migration) -> None:
     )
 
 
+def add_service_accounts(m: Migration) -> None:
+    """Service accounts: the monitor, CI and servers act under their own names, but are
+    shown as bots, hold no model and are never counted among the people."""
+    m.add_column(USERS, "bot", "NOT NULL DEFAULT 0")
+
+
 #: Every step in order; a database at version N has run the first N.
 STEPS: tuple[Callable[[Migration], None], ...] = (
     create_models_and_history,
@@ -580,6 +586,7 @@ STEPS: tuple[Callable[[Migration], None], ...] = (
     add_history_search,
     add_change_notices,
     add_checkpoints,
+    add_service_accounts,
 )
 LATEST = len(STEPS)
 

@@ -57,6 +57,8 @@ class Col(NamedTuple):
     #: a process's own progress (the relay's cursor and lease), not the team's data: a
     #: change to it alone needs no event even in a recorded table
     bookkeeping: bool = False
+    #: what an import from an older release, which lacks the column, stores
+    default: Any = None
 
     @property
     def field(self) -> str:
@@ -468,6 +470,7 @@ USERS = Table(
         Col("created_by"),
         Col("updated_at", "time"),
         Col("updated_by"),
+        Col("bot", "bool", default=False),
     ),
     User,
     "user",

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from mlops_tui.domain import Attempt, Delivery, Event, Model, Stage, User
-from mlops_tui.errors import InvalidInput, NotFound
+from mlops_tui.errors import InvalidInput, no_such
 from mlops_tui.store import migrations
 from mlops_tui.store.base import Checkpoint, StatusRow
 from mlops_tui.store.core import SqlCore
@@ -57,8 +57,13 @@ class SqlStore(SqlCore):
             )
             row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+            raise no_such("model", name, self.model_names(), cli="see `mlops model list`")
         return self._model(row)
+
+    def model_names(self) -> list[str]:
+        with self._read() as cur:
+            cur.execute("SELECT name FROM models ORDER BY name")
+            return [row[0] for row in cur.fetchall()]
 
     def list_models(self, *, stage: Stage | None = None, owner: str | None = None) -> list[Model]:
         return self._rows(MODELS, {"stage": stage, "owner": owner}, order="name")
@@ -146,7 +151,7 @@ class SqlStore(SqlCore):
         for row in rows:
             out = []
             for c in columns:
-                v = row.get(c.name)
+                v = row.get(c.name, c.default)
                 if v is not None:
                     if c.kind == "time":
                         try:
@@ -264,7 +269,9 @@ class SqlStore(SqlCore):
 
     def count_admins(self) -> int:
         with self._read() as cur:
-            cur.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1")
+            cur.execute(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND bot = 0"
+            )
             return int(cur.fetchone()[0])
 
     # -- shared settings ----------------------------------------------------------------

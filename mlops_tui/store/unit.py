@@ -25,9 +25,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic
 
 from mlops_tui.domain import CHAIN_GENESIS, Event, Model, NewEvent, Webhook, chain_hash
-from mlops_tui.errors import AlreadyExists, Conflict, NotFound, UngatedWrite
+from mlops_tui.errors import AlreadyExists, Conflict, NotFound, UngatedWrite, no_such
 from mlops_tui.grants import Grant
-from mlops_tui.store.schema import MODELS, USERS, R, Table
+from mlops_tui.store.schema import MODELS, R, Table
 
 if TYPE_CHECKING:
     from mlops_tui.store.core import SqlCore
@@ -227,7 +227,7 @@ class Models(Rows[Model]):
         for each other; others do not). Raises NotFound."""
         cur = self._run(self._tx.store.dialect.lock_model, [name])
         if cur.fetchone() is None:
-            raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+            raise self._missing(name)
         found = self.get(name=name)
         assert found is not None
         return found
@@ -266,8 +266,12 @@ class Models(Rows[Model]):
         """`revise` for a model this transaction holds. Raises NotFound."""
         stored = self.revise(name, changes, event)
         if stored is None:
-            raise NotFound(f"no model named {name!r} (see `mlops model list`)")
+            raise self._missing(name)
         return stored
+
+    def _missing(self, name: str) -> NotFound:
+        names = [row[0] for row in self._run("SELECT name FROM models", []).fetchall()]
+        return no_such("model", name, names, cli="see `mlops model list`")
 
 
 class Runs(Rows[R]):
@@ -327,8 +331,8 @@ class Events:
         cur = self._tx.cursor
         cur.execute(
             self._tx.store.dialect.sql(
-                f"INSERT INTO users ({', '.join(USERS.names)}) "
-                "VALUES (?, NULL, ?, 1, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING"
+                "INSERT INTO users (name, role, active, created_at, created_by, updated_at, "
+                "updated_by) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING"
             ),
             (event.actor, str(event.data["joined"]), at, event.actor, at, event.actor),
         )

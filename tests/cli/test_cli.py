@@ -45,9 +45,18 @@ def fails(db: str, *args: str, code: int | None = None, **env: str) -> str:
     return result.stderr.strip()
 
 
+def people(db: str, *names: str) -> None:
+    """Put people on the team (as the test's user) before a test makes them responsible for
+    a model: nobody can be made owner, backup or receiver without existing."""
+    for name in names:
+        result = run(db, "user", "add", name)
+        assert result.returncode == 0 or "already a user" in result.stderr, result.stderr
+
+
 @pytest.fixture
 def db(db_url: str) -> str:
     ok(db_url, "init")
+    people(db_url, "alice", "bob")
     ok(
         db_url,
         "model",
@@ -122,7 +131,7 @@ def test_user_errors_are_one_line(db: str) -> None:
     assert "no model named 'ghost'" in fails(db, "move", "ghost", "build", code=2)
     assert "unknown stage 'prod'" in fails(db, "move", "churn", "prod", code=2)
     assert "invalid model name" in fails(db, "model", "add", "Churn!", "--owner", "x", code=2)
-    assert "already exists" in fails(db, "model", "add", "churn", "--owner", "x", code=2)
+    assert "already exists" in fails(db, "model", "add", "churn", "--owner", "bob", code=2)
     assert "no model named" in fails(db, "status", "ghost", code=2)
     assert "cannot read the date" in fails(db, "history", "--since", "last tuesday", code=2)
     assert "invalid MLOPS_USER" in fails(db, "move", "churn", "build", MLOPS_USER="a b")
@@ -130,13 +139,17 @@ def test_user_errors_are_one_line(db: str) -> None:
 
 def test_history_newest_first_with_filters(db: str) -> None:
     ok(db, "move", "churn", "build", MLOPS_USER="carol")
+    people(db, "dave")
     ok(db, "owner", "set", "churn", "dave", "--role", "backup")
     events = json.loads(ok(db, "history", "--json"))
     assert [e["kind"] for e in events] == [
         "owner.set",
+        "user.added",
         "stage.moved",
         "model.created",
         "model.created",
+        "user.added",
+        "user.added",
     ]
     assert {"at", "actor", "model", "kind", "data"} <= set(events[0])
     assert [e["actor"] for e in json.loads(ok(db, "history", "--by", "carol", "--json"))] == [
@@ -150,6 +163,7 @@ def test_history_newest_first_with_filters(db: str) -> None:
 
 
 def test_owner_set_and_show(db: str) -> None:
+    people(db, "erin", "frank")
     assert "owner: alice → erin" in ok(db, "owner", "set", "churn", "erin")
     ok(db, "owner", "set", "churn", "frank", "--role", "oncall")
     shown = ok(db, "model", "show", "churn")
@@ -186,9 +200,9 @@ def test_export_import_between_backends(db: str, tmp_path: Path) -> None:
     dump = tmp_path / "state.jsonl"
     ok(db, "export", str(dump))
     target = str(tmp_path / "new.db")
-    # tester joined the team with their first change: one user record
+    # tester joined the team adding alice and bob: three user records
     imported = ok(target, "import", str(dump))
-    assert "imported 2 models, 0 versions, 0 builds, 1 user and 3 events" in imported
+    assert "imported 2 models, 0 versions, 0 builds, 3 users and 5 events" in imported
     assert ok(target, "status", "--json") == ok(db, "status", "--json")
     assert "not empty" in fails(target, "import", str(dump), code=3)
     piped = run(db, "export")
@@ -219,6 +233,7 @@ def test_unreachable_databases_are_one_line(tmp_path: Path) -> None:
 
 
 def test_plain_output_fits_80_columns_without_colour(db: str) -> None:
+    people(db, "someone-with-a-long-name")
     ok(
         db,
         "model",
@@ -354,6 +369,7 @@ def test_anything_unusual_goes_to_typer(args: list[str]) -> None:
 
 def test_build_from_the_cli_streams_the_log_and_gates_the_move(db_url, gitrepo, docker_client):
     gitrepo.commit("first", Dockerfile="FROM scratch\nCOPY m.txt /m.txt\n", **{"m.txt": "1"})
+    people(db_url, "alice")
     ok(db_url, "model", "add", "churn", "--owner", "alice", "--repo", str(gitrepo.path))
     ok(db_url, "move", "churn", "build")
     assert "no build yet" in fails(db_url, "move", "churn", "test", code=2)

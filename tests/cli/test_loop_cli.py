@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from tests.cli.test_cli import MLOPS, fails, ok
+from tests.cli.test_cli import MLOPS, fails, ok, people
 from tests.conftest import interruptible
 from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
 
@@ -17,6 +17,7 @@ from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
 def to_test(db: str, serving) -> str:  # noqa: F811
     serving.commit()
     name = serving.name
+    people(db, "alice")
     ok(db, "model", "add", name, "--owner", "alice", "--repo", str(serving.git.path))
     ok(db, "move", name, "build")
     ok(db, "build", name)
@@ -28,8 +29,8 @@ def test_test_deploy_check_from_the_command_line(db_url: str, serving) -> None: 
     name = to_test(db_url, serving)
     refused = fails(db_url, "move", name, "deploy", code=2)
     assert refused == (
-        f"mlops: {name} cannot go to deploy: v1 has no test run: run `mlops test {name}` "
-        "(or `mlops record test` from CI); or use --force with --note"
+        f"mlops: {name} cannot go to deploy: v1 has no test run; run `mlops test {name}`, "
+        "or `mlops record test` from CI; or override the gate with --force --note TEXT"
     )
     out = ok(db_url, "test", name)
     assert "│ running the model's tests" in out
@@ -84,6 +85,7 @@ def test_drift_alert_ack_and_rollback(db_url: str, serving) -> None:  # noqa: F8
 
 
 def test_external_ci_and_bad_input(db_url: str, tmp_path) -> None:
+    people(db_url, "bob")
     ok(db_url, "model", "add", "fraud", "--owner", "bob")
     ok(db_url, "move", "fraud", "build")
     ok(db_url, "record", "build", "fraud", "--commit", "a" * 40, "--image", "reg/fraud:1")
@@ -109,8 +111,8 @@ def test_external_ci_and_bad_input(db_url: str, tmp_path) -> None:
     assert fails(db_url, "check", "nope-model", code=2).startswith("mlops: no model named")
     assert fails(db_url, "check", "--interval", "soon", code=2).startswith("mlops: --interval")
     assert fails(db_url, "deploy", "fraud", code=2) == (
-        "mlops: fraud is in monitor: deploying needs it in stage deploy (move it there first; "
-        "to go back to an earlier version use `mlops rollback`)"
+        "mlops: fraud is in monitor: deploying needs it in stage deploy, so move it there "
+        "first; or, to go back to an earlier version, `mlops rollback fraud`"
     )
 
 

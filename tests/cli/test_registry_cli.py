@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlops_tui.store import schema
-from tests.cli.test_cli import fails, ok, run
+from tests.cli.test_cli import fails, ok, people, run
 from tests.conftest import interruptible
 from tests.receiver import Receiver
 
@@ -24,6 +24,7 @@ def test_status_at_equals_what_status_showed_then(db_url: str) -> None:
         one = ok(db_url, "status", "churn", "--json") if "churn" in table else ""
         seen.append((datetime.now(UTC).isoformat(), table, one))
 
+    people(db_url, "alice", "bob")
     before = datetime.now(UTC) - timedelta(seconds=1)
     ok(db_url, "model", "add", "churn", "--owner", "alice")
     record()
@@ -33,13 +34,16 @@ def test_status_at_equals_what_status_showed_then(db_url: str) -> None:
     record()
     ok(db_url, "record", "build", "churn", "--commit", "a" * 40, "--image", "reg/churn:1")
     record()
+    people(db_url, "carol")
+    record()
     ok(db_url, "owner", "set", "churn", "carol", "--role", "backup")
     record()
     ok(db_url, "move", "churn", "test")
     record()
+    ok(db_url, "user", "add", "dave", "--role", "member")
+    record()
     ok(db_url, "owner", "set", "fraud", "dave")
     record()
-    ok(db_url, "user", "add", "dave", "--role", "member")
     ok(db_url, "user", "deactivate", "dave")  # fraud is orphaned from now on
     record()
     assert json.loads(seen[-1][1])[1]["orphaned"] is True
@@ -85,6 +89,7 @@ def receiver() -> Receiver:
 def test_webhooks_from_the_cli_survive_a_receiver_outage(db_url: str, receiver) -> None:
     env = {"HOOK_SECRET": "cli-secret"}
     ok(db_url, "init")
+    people(db_url, "alice")
     ok(db_url, "model", "add", "churn", "--owner", "alice")
     out = ok(
         db_url, "webhook", "add", receiver.url, "--events", "stage", "--secret-env", "HOOK_SECRET"
@@ -125,6 +130,7 @@ def test_webhooks_from_the_cli_survive_a_receiver_outage(db_url: str, receiver) 
 
 def test_approvals_from_the_cli_and_the_deploy_refusal(db_url: str) -> None:
     ok(db_url, "init")
+    people(db_url, "alice")
     ok(db_url, "model", "add", "churn", "--owner", "alice")
     assert ok(db_url, "approvals", "require", "--all") == (
         "every model: 1 approval required before production\n"
@@ -138,7 +144,8 @@ def test_approvals_from_the_cli_and_the_deploy_refusal(db_url: str) -> None:
     ]
     err = fails(db_url, "deploy", "churn", code=2, MLOPS_USER="carol")
     assert err.startswith("mlops: cannot deploy: churn v1 needs 1 approval before production")
-    assert "someone other than tester, who requested it, must run `mlops approve" in err
+    assert "someone other than tester, who requested it, must approve it" in err
+    assert err.endswith("; `mlops approve churn --version 1`")
     assert "someone else must approve" in fails(db_url, "approve", "churn", "--version", "1")
     assert ok(db_url, "approve", "churn", "--version", "1", MLOPS_USER="alice") == (
         "churn v1: approved (ready for production)\n"
@@ -155,7 +162,7 @@ def test_approvals_from_the_cli_and_the_deploy_refusal(db_url: str) -> None:
         ("permission.denied", "tester"),  # the requester tried to approve
         ("approval.requested", "tester"),
     ]
-    assert "a rejection needs --note" in fails(
+    assert "a rejection needs a note saying why; add --note TEXT" in fails(
         db_url, "reject", "churn", "--version", "1", "--note", " "
     )
     assert "name one model, or use --all" in fails(db_url, "approvals", "require")
@@ -196,7 +203,7 @@ def test_the_watching_relay_sends_what_others_write(db_url: str, receiver) -> No
         from mlops_tui.store import open_store
 
         with open_store(db_url) as store:
-            lifecycle.add_model(Context(store, "script"), "churn", owner="alice")
+            lifecycle.add_model(Context(store, "script"), "churn", owner="script")
             # Stop the relay once the delivery is on its record, not as soon as the receiver
             # has the POST: until the relay has the answer, the event is rightly still
             # pending (it would go again), and must not be counted as delivered.

@@ -48,7 +48,8 @@ def test_people_roles_and_the_permission_refusal(db: str) -> None:
     denied = json.loads(ok(db, "history", "--json", "-n", "0"))
     assert [e["actor"] for e in denied if e["kind"] == "permission.denied"] == ["bob", "vera"]
     table = ok(db, "user", "list")
-    assert table.splitlines()[0].split() == ["NAME", "ROLE", "STATUS", "OWNS", "EMAIL", "SINCE"]
+    head = ["NAME", "KIND", "ROLE", "STATUS", "OWNS", "EMAIL", "SINCE"]
+    assert table.splitlines()[0].split() == head
 
 
 def test_open_join_and_settings(db: str) -> None:
@@ -179,7 +180,7 @@ def test_audit_head_is_a_witness_that_verify_expect_checks(db: str) -> None:
         assert out.startswith("8 events, chain intact") and "through the witnessed head" in out
     bad = fails(db, "audit", "verify", "--expect", "7:" + "ab" * 32, code=9)
     assert bad.startswith("mlops: audit chain broken: event #7 is not the witnessed head")
-    assert "--expect takes what `mlops audit head` prints" in fails(
+    assert "a witnessed head is ID:HASH, as the audit head prints it" in fails(
         db, "audit", "verify", "--expect", "yesterday", code=2
     )
     if db.startswith("postgresql://"):

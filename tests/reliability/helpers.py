@@ -66,9 +66,12 @@ def assert_state_is_the_replayed_history(ctx: Context, *, revisions: bool = True
 def seed_team(ctx: Context, models: int = 6) -> None:
     """A small team through the services alone (no gates, no Docker): models in Plan and
     Build, rework with notes, backups, and builds reported by CI with their versions."""
-    from mlops_tui.services import builds, lifecycle
+    from mlops_tui.services import builds, lifecycle, team
 
     people = [f"p{i}" for i in range(6)]
+    for person in people:  # nobody owns a model without being on the team
+        if ctx.store.get_user(person) is None:
+            team.add_user(ctx, person)
     for i in range(models):
         name = f"model-{i:02d}"
         lifecycle.add_model(

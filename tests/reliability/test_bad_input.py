@@ -54,7 +54,7 @@ names = st.one_of(
 def test_model_names_round_trip_or_are_refused(ctx: Context, name: str) -> None:
     valid = domain.MODEL_NAME_RE.fullmatch(name) is not None
     try:
-        lifecycle.add_model(ctx, name, owner="p0")
+        lifecycle.add_model(ctx, name, owner=ctx.actor)
     except InvalidInput as exc:
         assert not valid and "invalid model name" in exc.message
         return
@@ -68,20 +68,20 @@ def test_model_names_round_trip_or_are_refused(ctx: Context, name: str) -> None:
 
 def test_model_names_through_the_cli(db_url: str) -> None:
     for bad in ("Churn", "a b", "a/../b", "é", "a" * 65, "x;rm -rf /"):
-        done = mlops("model", "add", bad, "--owner", "p0", db=db_url)
+        done = mlops("model", "add", bad, "--owner", "tester", db=db_url)
         assert done.returncode == 2, (bad, done.stderr)
         assert done.stderr.startswith("mlops: invalid model name") and done.stderr.count("\n") == 1
     good = "fraud-v2.1_eu"
-    mlops("model", "add", good, "--owner", "p0", db=db_url, check=True)
+    mlops("model", "add", good, "--owner", "tester", db=db_url, check=True)
     assert json.loads(mlops("status", good, "--json", db=db_url).stdout)["name"] == good
-    assert mlops("model", "add", "--", "--force", "--owner", "p0", db=db_url).returncode == 2
+    assert mlops("model", "add", "--", "--force", "--owner", "tester", db=db_url).returncode == 2
     assert [m["name"] for m in json.loads(mlops("status", "--json", db=db_url).stdout)] == [good]
 
 
 # -- notes -------------------------------------------------------------------------------
 @pytest.fixture
 def in_build(ctx: Context) -> str:
-    lifecycle.add_model(ctx, "noted", owner="p0")
+    lifecycle.add_model(ctx, "noted", owner=ctx.actor)
     lifecycle.move(ctx, "noted", "build")
     return "noted"
 
@@ -125,7 +125,7 @@ def test_a_one_megabyte_note_is_refused_and_nothing_written(ctx: Context, in_bui
 
 
 def test_notes_through_the_cli(db_url: str, tmp_path) -> None:
-    mlops("model", "add", "cli-notes", "--owner", "p0", db=db_url, check=True)
+    mlops("model", "add", "cli-notes", "--owner", "tester", db=db_url, check=True)
     mlops("move", "cli-notes", "build", db=db_url, check=True)
     bad = mlops("move", "cli-notes", "plan", "--note", "\x1b[31mred", db=db_url)
     assert bad.returncode == 2
@@ -154,7 +154,7 @@ def test_stage_names_are_read_or_refused(ctx: Context, stage: str) -> None:
 
 
 def test_unknown_stages_through_the_cli(db_url: str) -> None:
-    mlops("model", "add", "cli-stage", "--owner", "p0", db=db_url, check=True)
+    mlops("model", "add", "cli-stage", "--owner", "tester", db=db_url, check=True)
     for stage in ("prod", "Déploy", "--force", ""):
         done = mlops("move", "cli-stage", stage, db=db_url)
         assert done.returncode == 2 and "Traceback" not in done.stderr

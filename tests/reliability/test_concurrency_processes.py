@@ -26,7 +26,7 @@ SHARED = [f"shared-{i}" for i in range(4)]
 def test_eight_processes_lose_nothing_and_double_nothing(db_url: str, ctx: Context) -> None:
     names = [f"w{i}" for i in range(WORKERS)]
     for name in [*SHARED, *names]:
-        lifecycle.add_model(ctx, name, owner="p0")
+        lifecycle.add_model(ctx, name, owner=ctx.actor)
     before = {e.id for e in queries.history(ctx, limit=0)}
     start_at = time.time() + 4  # after every interpreter has started and connected
     procs = [
@@ -78,7 +78,7 @@ def assert_each_change_saw_the_one_before(events) -> None:
     """No lost update: every move starts from the stage the previous change left, and
     every owner change replaces the owner the previous change set."""
     stage = dict.fromkeys([*SHARED, *(f"w{i}" for i in range(WORKERS))], "plan")
-    owner = dict.fromkeys(stage, "p0")
+    owner = dict.fromkeys(stage, "alice")  # the ctx fixture added them all
     for e in sorted(events, key=lambda e: e.id):
         if e.kind == MODEL_MOVED:
             assert e.data["from"] == stage[e.model], e

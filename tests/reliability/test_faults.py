@@ -57,7 +57,7 @@ def body(ctx: Context) -> list[str]:
 
 
 def test_a_writer_killed_mid_stream_leaves_the_database_consistent(db_url, ctx) -> None:
-    lifecycle.add_model(ctx, "killed", owner="p0")
+    lifecycle.add_model(ctx, "killed", owner=ctx.actor)
     landed: list[int] = []
     for round_, after in enumerate((7, 23, 41)):
         proc = worker("loop", db_url, "killed")
@@ -78,7 +78,7 @@ def test_a_writer_killed_mid_stream_leaves_the_database_consistent(db_url, ctx) 
 
 
 def test_a_writer_killed_inside_its_transaction_leaves_no_trace(db_url, ctx) -> None:
-    lifecycle.add_model(ctx, "frozen", owner="p0")
+    lifecycle.add_model(ctx, "frozen", owner=ctx.actor)
     proc = worker("hang", db_url, "frozen")
     line = proc.stdout.readline()
     assert line.startswith("inside "), proc.stderr.read()
@@ -100,7 +100,7 @@ def test_a_build_whose_process_was_killed_shows_as_interrupted(
     token = uuid.uuid4().hex
     gitrepo.commit("slow", Dockerfile=f"FROM {base_image}\nRUN echo {token} && sleep 30\n")
     repo = str(gitrepo.path)
-    mlops("model", "add", "slow", "--owner", "p0", "--repo", repo, db=db_url, check=True)
+    mlops("model", "add", "slow", "--owner", "tester", "--repo", repo, db=db_url, check=True)
     mlops("move", "slow", "build", db=db_url, check=True)
     exe = str(Path(sys.executable).with_name("mlops"))
     proc = subprocess.Popen(
@@ -132,7 +132,7 @@ def test_a_build_whose_process_was_killed_shows_as_interrupted(
 def test_no_docker_engine_refuses_the_build_and_records_no_success(db_url, gitrepo) -> None:
     gitrepo.commit("first", Dockerfile="FROM scratch\nCOPY m.txt /m.txt\n", **{"m.txt": "1"})
     repo = str(gitrepo.path)
-    mlops("model", "add", "nodock", "--owner", "p0", "--repo", repo, db=db_url, check=True)
+    mlops("model", "add", "nodock", "--owner", "tester", "--repo", repo, db=db_url, check=True)
     mlops("move", "nodock", "build", db=db_url, check=True)
     done = mlops("build", "nodock", db=db_url, DOCKER_HOST="unix:///nonexistent.sock")
     assert done.returncode == 6
@@ -156,7 +156,7 @@ def _seeded_file(path: Path) -> tuple[str, list[str], str]:
 
 
 def _refused_cleanly(db: str, plan: str, reason: str) -> None:
-    for args in (["move", plan, "build"], ["model", "add", "newcomer", "--owner", "p0"]):
+    for args in (["move", plan, "build"], ["model", "add", "newcomer", "--owner", "tester"]):
         done = mlops(*args, db=db)
         assert done.returncode == 4, done.stderr
         line = one_line(done.stderr)
@@ -261,7 +261,7 @@ def test_a_read_only_postgresql_database(private_pg) -> None:
         plan = next(m.name for m in queries.models(ctx) if m.stage is Stage.PLAN)
     with psycopg.connect(private_pg.url, autocommit=True) as conn:
         conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = on")
-    for args in (["move", plan, "build"], ["model", "add", "newcomer", "--owner", "p0"]):
+    for args in (["move", plan, "build"], ["model", "add", "newcomer", "--owner", "tester"]):
         done = mlops(*args, db=private_pg.url)
         assert done.returncode == 4, done.stderr
         line = one_line(done.stderr)
@@ -295,7 +295,7 @@ def test_check_watch_reports_a_postgresql_restart_and_recovers(private_pg, gitre
     )
     db = private_pg.url
     for args in (
-        ["model", "add", "watched", "--owner", "p0", "--repo", str(gitrepo.path)],
+        ["model", "add", "watched", "--owner", "tester", "--repo", str(gitrepo.path)],
         ["move", "watched", "build"],
         ["record", "build", "watched", "--commit", sha, "--image", "watched:ci"],
         ["record", "deploy", "watched", "--version", "1"],
@@ -341,7 +341,7 @@ def test_a_deploy_whose_process_was_killed_shows_as_interrupted(db_url, serving)
     serving.commit(health=None)  # the health path never answers: the deploy keeps waiting
     name, repo = serving.name, str(serving.git.path)
     for args in (
-        ["model", "add", name, "--owner", "p0", "--repo", repo],
+        ["model", "add", name, "--owner", "tester", "--repo", repo],
         ["move", name, "build"],
         ["build", name],
         ["move", name, "test", "--force", "--note", "no tests here"],

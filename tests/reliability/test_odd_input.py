@@ -215,7 +215,7 @@ def test_the_edges_that_are_in_range_work(on_db: str, capsys) -> None:
     """A production model at the far edges: the stale rule adds max_age to its deployment
     and compares with the date asked for; status shows it, the history reads fine."""
     db_url = on_db
-    assert cli(capsys, "model", "add", "edge", "--owner", "p0")[0] == 0
+    assert cli(capsys, "model", "add", "edge", "--owner", "tester")[0] == 0
     sha = "a" * 40
     assert cli(capsys, "record", "build", "edge", "--commit", sha, "--image", "edge:1")[0] == 0
     assert cli(capsys, "record", "deploy", "edge", "--version", "1") == (0, "")
@@ -398,7 +398,7 @@ def _accepted_repo_is_sound(repo: str | None, given: str) -> None:
 def test_repos_are_kept_sound_or_refused(ctx: Context, repo: str) -> None:
     name = "r-" + uuid.uuid4().hex[:8]
     try:
-        lifecycle.add_model(ctx, name, owner="p0", repo=repo)
+        lifecycle.add_model(ctx, name, owner=ctx.actor, repo=repo)
     except InvalidInput as exc:
         assert "repo" in exc.message and "\n" not in exc.message
         assert not any(m.name == name for m in queries.models(ctx))  # nothing written
@@ -411,10 +411,10 @@ def test_repos_are_kept_sound_or_refused(ctx: Context, repo: str) -> None:
 def test_repos_through_the_cli(capsys, on_sqlite: str, repo: str, command: str) -> None:
     name = "r-" + uuid.uuid4().hex[:8]
     if command == "set":
-        assert cli(capsys, "model", "add", name, "--owner", "p0")[0] == 0
+        assert cli(capsys, "model", "add", name, "--owner", "tester")[0] == 0
         code, err = cli(capsys, "model", "set", name, f"--repo={repo}")
     else:
-        code, err = cli(capsys, "model", "add", name, "--owner", "p0", f"--repo={repo}")
+        code, err = cli(capsys, "model", "add", name, "--owner", "tester", f"--repo={repo}")
     if not refused(code, err):
         stored = cli_json(capsys, "model", "show", name)["repo"]
         if command == "set" and not repo.strip():
@@ -424,11 +424,11 @@ def test_repos_through_the_cli(capsys, on_sqlite: str, repo: str, command: str) 
 
 
 def test_bad_repos_are_refused_when_added_or_set(ctx: Context, db_url: str) -> None:
-    lifecycle.add_model(ctx, "kept", owner="p0", repo="/srv/a")
+    lifecycle.add_model(ctx, "kept", owner=ctx.actor, repo="/srv/a")
     head = queries.head(ctx)
     for repo in REPO_EXAMPLES:
         with pytest.raises(InvalidInput, match=r"^(invalid )?repo [^\n]*$"):
-            lifecycle.add_model(ctx, "new", owner="p0", repo=repo)
+            lifecycle.add_model(ctx, "new", owner=ctx.actor, repo=repo)
         with pytest.raises(InvalidInput, match=r"^(invalid )?repo [^\n]*$"):
             lifecycle.edit_model(ctx, "kept", repo=repo)
     assert queries.head(ctx) == head and [m.name for m in queries.models(ctx)] == ["kept"]
@@ -436,7 +436,7 @@ def test_bad_repos_are_refused_when_added_or_set(ctx: Context, db_url: str) -> N
         assert lifecycle.edit_model(ctx, "kept", repo=repo).model.repo == repo
     for args, line in (
         (
-            ("model", "add", "x", "--owner", "p0", "--repo", "-u"),
+            ("model", "add", "x", "--owner", "tester", "--repo", "-u"),
             "mlops: invalid repo '-u': it starts with '-' (Git would read an option)\n",
         ),
         (
@@ -450,9 +450,9 @@ def test_bad_repos_are_refused_when_added_or_set(ctx: Context, db_url: str) -> N
 
 
 def test_bad_repos_through_the_cli(on_sqlite: str, capsys) -> None:
-    assert cli(capsys, "model", "add", "kept", "--owner", "p0", "--repo", "/srv/a")[0] == 0
+    assert cli(capsys, "model", "add", "kept", "--owner", "tester", "--repo", "/srv/a")[0] == 0
     for repo in REPO_EXAMPLES:
-        for args in (("model", "add", "new", "--owner", "p0"), ("model", "set", "kept")):
+        for args in (("model", "add", "new", "--owner", "tester"), ("model", "set", "kept")):
             code, err = cli(capsys, *args, f"--repo={repo}")
             assert code == 2, (args, repo, err)
             assert err.startswith(("mlops: invalid repo", "mlops: repo ")), err
@@ -542,7 +542,9 @@ def test_context_spellings_build_with_docker(on_sqlite: str, capsys, gitrepo, ba
         sub__Dockerfile=f"FROM {base_image}\nCOPY Dockerfile /sub.txt\n",
     )
     name = "ctx-" + uuid.uuid4().hex[:8]
-    assert cli(capsys, "model", "add", name, "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", name, "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     try:
         toml = '[build]\ncontext = "./sub//"\ndockerfile = "./sub/./Dockerfile"\n'
         gitrepo.commit("spelling", **{"mlops.toml": toml})
@@ -571,7 +573,9 @@ def test_context_dot_slash_builds(on_db: str, capsys, gitrepo, base_image) -> No
         **{"mlops.toml": '[build]\ncontext = "./"\n'},
     )
     name = "dot-" + uuid.uuid4().hex[:8]
-    assert cli(capsys, "model", "add", name, "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", name, "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     try:
         code, out, err = run_cli(capsys, "build", name)
         assert code == 0 and f"built {name} v1 from" in out, err
@@ -699,7 +703,9 @@ def test_a_link_out_of_the_build_context_is_refused(
         **{"mlops.toml": '[build]\ncontext = "sub"\ndockerfile = "sub/Dockerfile"\n'},
     )
     sha = commit_links(gitrepo, {"sub/inner": "../mlops.toml"})
-    assert cli(capsys, "model", "add", "sub", "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", "sub", "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     assert cli(capsys, "build", "sub") == (
         2,
         f"mlops: 'sub/inner' at {sha[:12]} is a symlink to '../mlops.toml' that leaves sub/: "
@@ -736,7 +742,9 @@ def test_mlops_test_and_build_refuse_a_link_out_of_the_repository(
     on_sqlite: str, capsys, gitrepo, base_image, links: dict[str, str], path: str, target: str
 ) -> None:
     sha = _linked_model(gitrepo, base_image, links, '[test]\ncommand = ["cat", "data/passwd"]\n')
-    assert cli(capsys, "model", "add", "sym", "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", "sym", "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     assert cli(capsys, "record", "build", "sym", "--commit", sha, "--image", "x:1")[0] == 0
     for command in ("test", "build"):
         assert run_cli(capsys, command, "sym") == (2, "", _refusal(path, target, sha)), command
@@ -752,7 +760,9 @@ def test_a_link_out_of_the_repository_through_the_process(
         gitrepo, base_image, {"data": "/etc"}, '[test]\ncommand = ["cat", "data/passwd"]\n'
     )
     name = "sym-" + uuid.uuid4().hex[:8]
-    assert cli(capsys, "model", "add", name, "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", name, "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     assert cli(capsys, "record", "build", name, "--commit", sha, "--image", "x:1")[0] == 0
     for command in ("test", "build"):
         done = mlops(command, name, db=on_db)
@@ -770,7 +780,9 @@ def test_a_link_that_stays_inside_is_built_and_tested(
         '[test]\ncommand = ["cat", "data/file"]\n',
     )
     name = "in-" + uuid.uuid4().hex[:8]
-    assert cli(capsys, "model", "add", name, "--owner", "p0", "--repo", str(gitrepo.path))[0] == 0
+    assert (
+        cli(capsys, "model", "add", name, "--owner", "tester", "--repo", str(gitrepo.path))[0] == 0
+    )
     try:
         assert cli(capsys, "build", name)[0] == 0
         code, out, err = run_cli(capsys, "test", name)

@@ -62,7 +62,7 @@ def test_a_writer_behind_a_stalled_one_gives_up_in_10_s_then_writes_resume(
     db_url: str, ctx: Context
 ) -> None:
     for name in ("stuck", "other"):
-        lifecycle.add_model(ctx, name, owner="p0")
+        lifecycle.add_model(ctx, name, owner=ctx.actor)
     stalled = stalled_writer(db_url, "stuck", 600)
     try:
         # Behind the stalled move: one on another model (the audit chain's lock on
@@ -112,7 +112,7 @@ def test_postgresql_ends_a_stalled_session_and_its_process_says_so(
     with open_store(url) as store, open_store(quick) as board:
         ctx = Context(store, "alice")
         for name in ("stuck", "other"):
-            lifecycle.add_model(ctx, name, owner="p0")
+            lifecycle.add_model(ctx, name, owner=ctx.actor)
         # A connection left open as the TUI leaves it, idle between two transactions.
         seen = [m.name for m in queries.models(Context(board, "p0"))]
         stalled = stalled_writer(quick, "stuck", 8)

@@ -58,7 +58,7 @@ def test_who_may_approve(ctx) -> None:
     )
     approvals.approve(as_(ctx, "max"), "churn", 1, "fixed upstream")  # changed their mind
     assert approvals.missing(ctx, "churn", 1) is None
-    with pytest.raises(InvalidInput, match="needs --note"):
+    with pytest.raises(InvalidInput, match="needs a note saying why"):
         approvals.reject(ctx, "churn", 1, None)
     with pytest.raises(InvalidInput, match="churn has no version 7"):
         approvals.approve(ctx, "churn", 7)

@@ -15,7 +15,7 @@ from mlops_tui.services import audit, lifecycle, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import migrations, open_store
 from mlops_tui.store.dialect import SQLITE
-from tests.conftest import drop_pg_schema, new_pg_schema, raw_execute
+from tests.conftest import drop_pg_schema, known, new_pg_schema, raw_execute
 
 
 def lift_triggers(url: str) -> None:
@@ -28,17 +28,19 @@ def lift_triggers(url: str) -> None:
 
 
 def some_history(ctx: Context) -> None:
+    """Six events: a person added, two models, a move, a backup named, a rework."""
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
-    lifecycle.add_model(ctx, "fraud", owner="carol")
+    lifecycle.add_model(ctx, "fraud", owner=ctx.actor)
     lifecycle.move(ctx, "churn", "build")
-    lifecycle.set_role(ctx, "churn", "dave", role="backup")
+    lifecycle.set_role(ctx, "churn", ctx.actor, role="backup")
     lifecycle.move(ctx, "churn", "plan", note="naïve 模型 — wrong window ✓")
 
 
 def test_the_chain_is_intact_after_real_changes(ctx: Context) -> None:
     some_history(ctx)
     verdict = audit.verify(ctx)
-    assert verdict.intact and verdict.events == 5
+    assert verdict.intact and verdict.events == 6
     assert len(verdict.head) == 64
 
 
@@ -185,12 +187,14 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP TRIGGER events_notify ON events")
         raw_execute(db_url, "DROP FUNCTION mlops_notify")
         raw_execute(db_url, "DROP TABLE checkpoints")
+        raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")
         raw_execute(db_url, "DROP TRIGGER events_search_add")  # and the later steps
         raw_execute(db_url, "DROP TABLE events_search")
         raw_execute(db_url, "DROP TABLE checkpoints")
+        raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
         raw_execute(db_url, "PRAGMA user_version = 5")
     with open_store(db_url) as upgraded:
         assert upgraded.schema_version() == migrations.LATEST
@@ -205,7 +209,7 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
 def test_concurrent_writers_keep_one_linear_chain(db_url: str, ctx: Context) -> None:
     names = [f"w{i}" for i in range(4)]
     for n in names:
-        lifecycle.add_model(ctx, n, owner="bob")
+        lifecycle.add_model(ctx, n, owner=ctx.actor)
     errors: list[BaseException] = []
 
     def work(name: str) -> None:
@@ -289,7 +293,7 @@ def test_deleting_the_newest_ten_is_caught_even_after_new_appends(
     db_url: str, ctx: Context
 ) -> None:
     ids = longer_history(ctx)
-    assert len(ids) == 17
+    assert len(ids) == 18
     lift_triggers(db_url)
     raw_execute(db_url, f"DELETE FROM events WHERE id >= {ids[-10]}")
     bad = audit.verify(ctx).first_bad
@@ -398,7 +402,7 @@ def test_a_rolled_back_append_is_no_false_alarm(
     gap = 2 if db_url.startswith("postgresql://") else 1
     assert moved.event.id == before + gap
     verdict = audit.verify(ctx)
-    assert verdict.intact and verdict.events == 6 and verdict.head_id == moved.event.id
+    assert verdict.intact and verdict.events == 7 and verdict.head_id == moved.event.id
     assert audit.head(ctx).text == f"{moved.event.id}:{verdict.head}"
 
 
@@ -458,7 +462,7 @@ def test_a_witnessed_head_must_still_be_in_the_history(db_url: str, ctx: Context
 
 @pytest.mark.parametrize("text", ["", "abc", "12:xyz", "0:" + "1" * 64, "-3:" + "a" * 64])
 def test_a_witness_that_is_not_a_head_is_refused(text: str) -> None:
-    with pytest.raises(InvalidInput, match="--expect"):
+    with pytest.raises(InvalidInput, match=r"a witnessed head|a head at event 0"):
         audit.parse_witness(text)
 
 

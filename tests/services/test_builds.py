@@ -25,6 +25,7 @@ from mlops_tui.errors import (
 from mlops_tui.services import builds, gate, lifecycle, queries, runs
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
+from tests.conftest import known
 
 SCRATCH = "FROM scratch\nCOPY model.txt /model.txt\n"
 
@@ -169,6 +170,7 @@ def test_a_build_whose_process_died_shows_as_interrupted(ctx, model):
 
 
 def test_external_ci_can_report_builds(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     failed = builds.record(
         ctx,

@@ -12,6 +12,7 @@ from mlops_tui.services import checkpoints, lifecycle, team, timetravel, transfe
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import REPLAYED_KINDS, replay
 from mlops_tui.store import open_store
+from tests.conftest import known
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STAGES = ("build", "test", "deploy", "monitor", "plan")
@@ -50,6 +51,7 @@ def work(ctx: Context, clock: Clock, changes: int) -> list[datetime]:
             where[name] += 1
         else:
             backup = ctx.store.get_model(name).backup
+            known(ctx, "carol")
             lifecycle.set_role(ctx, name, "carol" if backup == "bob" else "bob", role="backup")
         clock.step()
         at.append(clock.now)

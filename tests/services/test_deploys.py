@@ -11,6 +11,7 @@ from mlops_tui.errors import DeployFailed, EngineError, InvalidInput, MoveRefuse
 from mlops_tui.services import builds, deploys, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
+from tests.conftest import known
 from tests.loop_model import get, serving, toml  # noqa: F401 - serving is a fixture
 
 
@@ -206,6 +207,7 @@ def test_an_unreachable_engine_is_one_error_and_records_nothing(
 
 
 def test_external_deploys_are_recorded(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     builds.record(ctx, "fraud", commit="a" * 40, image="reg/fraud:1")
     failed = deploys.record(ctx, "fraud", version=1, failed=True, url="https://argo/1")
@@ -219,6 +221,7 @@ def test_a_deployment_whose_process_died_shows_as_interrupted(ctx: Context) -> N
     import subprocess
     import sys
 
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

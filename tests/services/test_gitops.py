@@ -8,6 +8,7 @@ import pytest
 from mlops_tui.errors import GitError, InvalidInput
 from mlops_tui.services import builds, gitops, lifecycle, queries
 from mlops_tui.services.context import Context
+from tests.conftest import known
 
 
 @pytest.fixture
@@ -106,6 +107,7 @@ def test_user_input_is_validated(ctx, model) -> None:
         gitops.commit(ctx, model, "msg\x1b[31m")
     with pytest.raises(InvalidInput, match="empty"):
         gitops.commit(ctx, model, "   ")
+    known(ctx, "a")
     lifecycle.add_model(ctx, "remote-only", owner="a", repo="git@example.com:x.git")
     with pytest.raises(InvalidInput, match="not a local folder"):
         gitops.status(ctx, "remote-only")

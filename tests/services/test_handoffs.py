@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_tui.domain import HandoffStatus
-from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, PermissionDenied
+from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from mlops_tui.services import handoffs, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.services.replay import replay
@@ -109,7 +109,7 @@ def test_only_the_receiver_accepts_or_declines_and_only_the_sender_or_an_admin_c
 
 def test_requests_are_checked(team_ctx: Context) -> None:
     ctx = team_ctx
-    with pytest.raises(InvalidInput, match="not a known user"):
+    with pytest.raises(NotFound, match="stranger is not on the team"):
         handoffs.request(ctx, "churn", to="stranger")
     team.deactivate(ctx, "dave")
     with pytest.raises(InvalidInput, match="deactivated"):
@@ -119,7 +119,7 @@ def test_requests_are_checked(team_ctx: Context) -> None:
     handoffs.request(ctx, "churn", to="carol")
     with pytest.raises(AlreadyExists, match="pending handoff"):
         handoffs.request(ctx, "churn", to="carol")
-    with pytest.raises(InvalidInput, match="needs --note"):
+    with pytest.raises(InvalidInput, match="needs a note"):
         handoffs.decline(as_(ctx, "carol"), 1, note="  ")
 
 

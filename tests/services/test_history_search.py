@@ -11,12 +11,14 @@ from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import lifecycle, queries, transfer
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
+from tests.conftest import known
 from tests.reliability.helpers import mlops
 
 
 @pytest.fixture
 def team(ctx: Context) -> Context:
     lifecycle.add_model(ctx, "churn", owner="alice", description="weekly churn")
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     lifecycle.move(ctx, "churn", "build", note="Label leakage in the March data")
     lifecycle.move(ctx, "fraud", "build", note="new features from the payments team")
@@ -80,5 +82,5 @@ def test_the_cli_searches_and_refuses_an_empty_search(team: Context, db_url: str
     refused = mlops("history", "--search", " ", db=db_url)
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        "mlops: --search needs a word or more, without control characters"
+        "mlops: a search needs a word or more, without control characters"
     ]

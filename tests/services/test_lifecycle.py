@@ -9,6 +9,7 @@ from mlops_tui.errors import AlreadyExists, Conflict, InvalidInput, MoveRefused,
 from mlops_tui.services import builds, deploys, lifecycle, queries, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
+from tests.conftest import known
 
 
 def passing_build(ctx: Context, name: str, n: int = 1) -> None:
@@ -16,25 +17,28 @@ def passing_build(ctx: Context, name: str, n: int = 1) -> None:
 
 
 def test_add_model_records_who_and_starts_in_plan(ctx: Context) -> None:
+    known(ctx, "bob")
     m = lifecycle.add_model(ctx, "churn", owner="bob", description="d", tags=["Tab", "tab"]).model
     assert (m.stage, m.owner, m.created_by, m.tags) == (Stage.PLAN, "bob", "alice", ["tab"])
-    (event,) = queries.history(ctx)
+    event = queries.history(ctx, limit=1)[0]
     assert (event.actor, event.model, event.kind) == ("alice", "churn", "model.created")
     assert event.data["owner"] == "bob"
 
 
 def test_add_refuses_bad_input_and_duplicates(ctx: Context) -> None:
+    known(ctx, "bob")
     with pytest.raises(InvalidInput):
         lifecycle.add_model(ctx, "Churn", owner="bob")
     with pytest.raises(InvalidInput, match="owner"):
         lifecycle.add_model(ctx, "churn", owner="bob smith")
     lifecycle.add_model(ctx, "churn", owner="bob")
     with pytest.raises(AlreadyExists):
-        lifecycle.add_model(ctx, "churn", owner="carol")
-    assert len(queries.history(ctx)) == 1
+        lifecycle.add_model(ctx, "churn", owner="alice")
+    assert [e.kind for e in queries.history(ctx)] == ["model.created", "user.added"]
 
 
 def test_a_full_loop_starts_a_new_iteration(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     passing_build(ctx, "churn")
@@ -56,6 +60,7 @@ def test_a_full_loop_starts_a_new_iteration(ctx: Context) -> None:
 
 
 def test_refused_moves_change_nothing(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     before = (queries.model(ctx, "churn"), queries.history(ctx))
@@ -72,6 +77,7 @@ def test_refused_moves_change_nothing(ctx: Context) -> None:
 
 
 def test_rework_and_forced_moves_are_recorded_as_such(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     forced = lifecycle.move(ctx, "churn", "test", note="hotfix", force=True).event
     assert forced.data["move"] == "forced" and forced.data["forced"] is True
@@ -82,6 +88,7 @@ def test_rework_and_forced_moves_are_recorded_as_such(ctx: Context) -> None:
 def test_unknown_model_and_stage(ctx: Context) -> None:
     with pytest.raises(NotFound):
         lifecycle.move(ctx, "ghost", "build")
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     with pytest.raises(InvalidInput, match="unknown stage 'prod'"):
         lifecycle.move(ctx, "churn", "prod")
@@ -91,6 +98,7 @@ def test_unknown_model_and_stage(ctx: Context) -> None:
 
 def test_a_move_based_on_a_stale_view_is_a_conflict(db_url: str, ctx: Context) -> None:
     """Alice's screen shows revision 1; Bob moves the model; Alice's move must not win."""
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     seen = queries.model(ctx, "churn").revision
     with open_store(db_url) as other:
@@ -101,21 +109,27 @@ def test_a_move_based_on_a_stale_view_is_a_conflict(db_url: str, ctx: Context) -
 
 
 def test_roles(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
+    known(ctx, "carol")
     lifecycle.set_role(ctx, "churn", "carol", role="backup")
+    known(ctx, "dave")
     change = lifecycle.set_role(ctx, "churn", "dave", role="oncall")
     assert (change.model.backup, change.model.oncall) == ("carol", "dave")
     assert change.event.data == {"role": "oncall", "before": None, "after": "dave"}
+    known(ctx, "bob")
     with pytest.raises(InvalidInput, match="already the owner"):
         lifecycle.set_role(ctx, "churn", "bob")
     with pytest.raises(InvalidInput, match="backup must be someone else"):
         lifecycle.set_role(ctx, "churn", "bob", role="backup")
+    known(ctx, "eve")
     with pytest.raises(InvalidInput, match="unknown role"):
         lifecycle.set_role(ctx, "churn", "eve", role="boss")
     assert lifecycle.set_role(ctx, "churn", "eve").model.owner == "eve"
 
 
 def test_notes_are_checked(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     with pytest.raises(InvalidInput, match="control characters"):
         lifecycle.move(ctx, "churn", "test", note="\x1b[2Jgotcha", force=True)
@@ -125,6 +139,7 @@ def test_notes_are_checked(ctx: Context) -> None:
 
 
 def test_build_to_test_needs_the_candidates_build_to_have_succeeded(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     with pytest.raises(MoveRefused, match="no build yet"):
@@ -132,7 +147,7 @@ def test_build_to_test_needs_the_candidates_build_to_have_succeeded(ctx: Context
     builds.record(ctx, "churn", commit="a" * 40, image="r/churn:1", failed=True)
     with pytest.raises(MoveRefused, match=r"latest build \(#1, v1\) failed"):
         lifecycle.move(ctx, "churn", "test")
-    with pytest.raises(MoveRefused, match="needs --note"):
+    with pytest.raises(MoveRefused, match="needs a note"):
         lifecycle.move(ctx, "churn", "test", force=True)
     passing_build(ctx, "churn", 2)
     change = lifecycle.move(ctx, "churn", "test")
@@ -140,6 +155,7 @@ def test_build_to_test_needs_the_candidates_build_to_have_succeeded(ctx: Context
 
 
 def test_the_build_gate_can_be_overridden_and_says_so(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     change = lifecycle.move(ctx, "churn", "test", force=True, note="CI is down; built by hand")

@@ -14,6 +14,7 @@ from mlops_tui.services import deploys, monitoring, queries
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
 from mlops_tui.store.schema import Not
+from tests.conftest import known
 from tests.loop_model import get, serving  # noqa: F401 - serving is a fixture
 from tests.services.test_deploys import to_deploy
 
@@ -142,6 +143,7 @@ def test_no_good_check_within_max_age_reads_as_stale(ctx: Context, serving) -> N
 def test_checking_a_model_without_production_is_refused(ctx: Context) -> None:
     from mlops_tui.services import lifecycle
 
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     with pytest.raises(InvalidInput, match="no production version"):
         monitoring.check(ctx, "fraud")
@@ -211,6 +213,7 @@ critical = 0.3
 """
             },
         )
+        known(ctx, "bob")
         lifecycle.add_model(ctx, "fraud", owner="bob", repo=str(gitrepo.path))
         builds.record(ctx, "fraud", commit=sha, image="reg/fraud:1")
         deploys.record(ctx, "fraud", version=1)

@@ -8,9 +8,11 @@ from datetime import timedelta
 from mlops_tui.domain import Health
 from mlops_tui.services import builds, deploys, gate, lifecycle, monitoring, oncall, team, testing
 from mlops_tui.services.context import Context
+from tests.conftest import known
 
 
 def to_production(ctx: Context, name: str, owner: str) -> None:
+    known(ctx, owner)
     lifecycle.add_model(ctx, name, owner=owner)
     lifecycle.move(ctx, name, "build")
     builds.record(ctx, name, commit="a" * 40, image=f"r/{name}:1")
@@ -46,6 +48,7 @@ def test_the_review_lists_production_models_most_urgent_first(ctx: Context) -> N
     to_production(ctx, "calm", "carol")
     to_production(ctx, "burning", "carol")
     to_production(ctx, "orphan", "bob")
+    known(ctx, "carol")
     lifecycle.add_model(ctx, "not-live", owner="carol")
     check(ctx, "calm")
     check(ctx, "burning", critical=True)
@@ -59,6 +62,7 @@ def test_the_review_lists_production_models_most_urgent_first(ctx: Context) -> N
     assert (calm.last_deploy.version, calm.last_deploy.by) == (1, "alice")  # type: ignore[union-attr]
     assert calm.problems == ["nobody on call", "no runbook"] and calm.needs_attention
     # Put the calm one in order: someone on call and a runbook; a review with nothing to do.
+    known(ctx, "carol")
     lifecycle.set_role(ctx, "calm", "carol", role="oncall")
     oncall.set_runbook(ctx, "calm", "https://wiki.example.com/calm")
     calm = next(r for r in oncall.review(ctx) if r.model.name == "calm")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from mlops_tui.domain import Stage, UserRole
-from mlops_tui.errors import InvalidInput, PermissionDenied
-from mlops_tui.services import builds, deploys, gate, lifecycle, queries, team
+from mlops_tui.errors import InvalidInput, NotFound, PermissionDenied
+from mlops_tui.services import builds, deploys, gate, handoffs, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.services.team import resolve_actor
+from tests.conftest import known
 
 
 def as_(ctx: Context, actor: str) -> Context:
@@ -17,11 +18,14 @@ def as_(ctx: Context, actor: str) -> Context:
 
 @pytest.fixture
 def crew(ctx: Context) -> Context:
-    """alice (who runs the fixture) is the admin; bob a member, vera a viewer."""
+    """alice (who runs the fixture) is the admin; bob, carol and eve members, vera a viewer,
+    mia a maintainer."""
     team.add_user(ctx, "alice", role="admin")
     team.add_user(ctx, "bob", role="member")
     team.add_user(ctx, "vera", role="viewer")
     team.add_user(ctx, "mia", role="maintainer")
+    team.add_user(ctx, "carol", role="member")
+    team.add_user(ctx, "eve", role="member")
     return ctx
 
 
@@ -36,7 +40,7 @@ def denied(ctx: Context, fn, *args, match: str, **kwargs) -> None:
 
 
 def test_someone_new_joins_as_maintainer_with_their_first_change(ctx: Context) -> None:
-    change = lifecycle.add_model(ctx, "churn", owner="bob")
+    change = lifecycle.add_model(ctx, "churn", owner="alice")  # herself: she joins with it
     assert change.event.data["joined"] == "maintainer"
     (user,) = team.users(ctx)
     assert (user.name, user.role, user.active) == ("alice", UserRole.MAINTAINER, True)
@@ -165,11 +169,13 @@ def test_identity_database_takes_the_connection_role(ctx: Context) -> None:
     role = ctx.store.database_user()
     assert resolve_actor(ctx.store, "someone-else") == role
     spoofed = Context(ctx.store, resolve_actor(ctx.store, "ceo"))
+    known(spoofed, "bob")
     lifecycle.add_model(spoofed, "churn", owner="bob")
     assert queries.history(ctx, limit=1)[0].actor == role
 
 
 def test_changes_since_the_owner_last_looked(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "churn", owner="bob")
     lifecycle.move(ctx, "churn", "build")
     model, seen, events = team.changes_since_owner_looked(ctx, "churn")
@@ -178,7 +184,48 @@ def test_changes_since_the_owner_last_looked(ctx: Context) -> None:
     assert team.changes_since_owner_looked(ctx, "churn")[1] is None
     team.looked(as_(ctx, "bob"), model)
     lifecycle.move(ctx, "churn", "plan", note="wrong data")
+    known(ctx, "carol")
     lifecycle.set_role(ctx, "churn", "carol", role="backup")
     _, seen, events = team.changes_since_owner_looked(ctx, "churn")
     assert seen is not None
     assert [e.kind for e in events] == ["owner.set", "stage.moved"]
+
+
+def test_nobody_is_made_responsible_without_existing(crew: Context) -> None:
+    lifecycle.add_model(crew, "churn", owner="bob")
+    before = len(queries.history(crew, limit=0))
+    with pytest.raises(NotFound, match="bobb is not on the team, so cannot be the owner: did you"):
+        lifecycle.add_model(crew, "fraud", owner="bobb")
+    with pytest.raises(NotFound, match="did you mean 'carol'") as typo:
+        lifecycle.set_role(crew, "churn", "caroll", role="backup")
+    assert typo.value.cli_hint == "add them with `mlops user add caroll`"
+    assert "mlops" not in typo.value.message  # the TUI's words: no command in them
+    with pytest.raises(InvalidInput, match="vera is a viewer and cannot be the person on call"):
+        lifecycle.set_role(crew, "churn", "vera", role="oncall")
+    assert len(queries.history(crew, limit=0)) == before  # nothing written
+    # Where open_join lets a stranger act, they may still name themselves, and only them.
+    zed = as_(crew, "zed")
+    assert lifecycle.add_model(zed, "zeds", owner="zed").model.owner == "zed"
+    assert team.user(crew, "zed").role == UserRole.MAINTAINER
+
+
+def test_service_accounts_act_but_hold_nothing(crew: Context) -> None:
+    added = team.add_user(crew, "monitor", role="admin", bot=True)
+    assert added.bot and team.user(crew, "monitor").bot
+    assert queries.history(crew, limit=1)[0].kind == "user.added"
+    assert "added monitor as admin (bot)" in queries.describe(queries.history(crew, limit=1)[0])
+    lifecycle.add_model(crew, "churn", owner="bob")
+    for role in ("owner", "backup", "oncall"):
+        with pytest.raises(InvalidInput, match="monitor is a service account"):
+            lifecycle.set_role(crew, "churn", "monitor", role=role)
+    with pytest.raises(InvalidInput, match="monitor is a service account"):
+        lifecycle.add_model(crew, "fraud", owner="monitor")
+    with pytest.raises(InvalidInput, match="monitor is a service account"):
+        handoffs.request(crew, "churn", to="monitor")
+    # It still acts, under its own name and its role's rights.
+    assert lifecycle.move(as_(crew, "monitor"), "churn", "build").event.actor == "monitor"
+    assert "monitor" not in {u.name for u in team.people(crew)}
+    assert {u.name for u in team.receivers(crew)} == {"alice", "bob", "carol", "eve", "mia"}
+    # A bot admin is not one of the team's admins: the last person who is stays.
+    with pytest.raises(InvalidInput, match="alice is the last admin"):
+        team.set_role(crew, "alice", "member")

@@ -14,6 +14,7 @@ from mlops_tui.errors import InvalidInput, MoveRefused, TestsFailed
 from mlops_tui.services import builds, gate, lifecycle, queries, runs, testing
 from mlops_tui.services.context import Context
 from mlops_tui.store import schema
+from tests.conftest import known
 from tests.loop_model import serving  # noqa: F401 - a fixture
 
 
@@ -32,7 +33,7 @@ def test_a_passing_run_is_recorded_with_its_junit_counts_and_opens_the_gate(
     serving,  # noqa: F811
 ) -> None:
     name = built(ctx, serving)
-    with pytest.raises(MoveRefused, match="v1 has no test run: run `mlops test"):
+    with pytest.raises(MoveRefused, match="v1 has no test run; run `mlops test"):
         lifecycle.move(ctx, name, "deploy")
     lines: list[str] = []
     run = testing.run(ctx, name, on_line=lines.append)
@@ -62,7 +63,7 @@ def test_a_failing_run_closes_the_gate_and_force_with_a_note_is_recorded(
     assert (latest.status, latest.failed, latest.skipped) == ("failed", 1, 1)
     with pytest.raises(MoveRefused, match=r"latest test run of v1 \(#\d+\) failed"):
         lifecycle.move(ctx, name, "deploy")
-    with pytest.raises(MoveRefused, match=r"overriding the test gate .* needs --note"):
+    with pytest.raises(MoveRefused, match=r"overriding the test gate .* needs a note"):
         lifecycle.move(ctx, name, "deploy", force=True)
     forced = lifecycle.move(ctx, name, "deploy", force=True, note="flaky test, fixed later")
     assert forced.event.data["move"] == "forced" and "failed" in forced.event.data["gate"]
@@ -96,6 +97,7 @@ def test_no_test_command_is_one_clear_error_and_nothing_recorded(ctx: Context, s
 
 
 def test_external_ci_reports_test_runs(ctx: Context, tmp_path) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     builds.record(ctx, "fraud", commit="a" * 40, image="reg/fraud:1")
     report = tmp_path / "junit.xml"
@@ -108,13 +110,14 @@ def test_external_ci_reports_test_runs(ctx: Context, tmp_path) -> None:
     )
     assert (run.status, run.passed, run.failed, run.url) == ("failed", 1, 1, "https://ci/1")
     assert testing.record(ctx, "fraud", version=1, passed=True).status == "passed"
-    with pytest.raises(InvalidInput, match="not a JUnit XML report"):
+    with pytest.raises(InvalidInput, match="not JUnit XML"):
         testing.record(ctx, "fraud", version=1, passed=True, junit=b"<html/>")
     with pytest.raises(InvalidInput, match="no version v7"):
         testing.record(ctx, "fraud", version=7, passed=True)
 
 
 def test_a_run_whose_process_died_shows_as_interrupted(ctx: Context) -> None:
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "fraud", owner="bob")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

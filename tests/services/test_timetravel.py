@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlops_tui.domain import Health
-from mlops_tui.errors import NotFound
+from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import (
     builds,
     deploys,
@@ -21,6 +21,7 @@ from mlops_tui.services import (
     timetravel,
 )
 from mlops_tui.services.context import Context
+from tests.conftest import known
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -56,11 +57,14 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
 
     lifecycle.add_model(ctx, a, owner="alice")
     changed()
+    known(ctx, "bob")
     lifecycle.add_model(ctx, b, owner="bob")
     changed()
     lifecycle.move(ctx, a, "build")
     changed()
     builds.record(ctx, a, commit="a" * 40, image="reg/a:1")
+    changed()
+    team.add_user(ctx, "carol", role="member")
     changed()
     lifecycle.set_role(ctx, a, "carol", role="backup")
     changed()
@@ -68,6 +72,7 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
     changed()
     builds.record(ctx, a, commit="b" * 40, image="reg/a:2", failed=True)
     changed()
+    known(ctx, "dave")
     lifecycle.set_role(ctx, b, "dave")
     changed()
     lifecycle.move(ctx, a, "build", note="leak in the training window")
@@ -94,8 +99,6 @@ def test_replay_at_each_past_moment_equals_status_then(clocked) -> None:
             )
         changed()
     # A handoff to the backup: accepted, the backup becomes the owner.
-    team.add_user(ctx, "carol", role="member")
-    changed()
     handoff = handoffs.request(ctx, a, to="carol")
     changed()
     carol = Context(ctx.store, "carol", clock=clock)
@@ -132,6 +135,7 @@ def test_before_a_model_existed_says_so(clocked) -> None:
 def test_filters_apply_to_the_past_state(clocked) -> None:
     ctx, clock = clocked
     lifecycle.add_model(ctx, "m1", owner="alice")
+    known(ctx, "bob")
     lifecycle.add_model(ctx, "m2", owner="bob")
     then = clock.now
     clock.tick()
@@ -148,6 +152,7 @@ def test_timeline_gives_the_model_after_each_event(clocked) -> None:
     clock.tick()
     lifecycle.move(ctx, "m1", "build")
     clock.tick()
+    known(ctx, "bob")
     lifecycle.set_role(ctx, "m1", "bob")
     steps = timetravel.timeline(ctx, "m1")
     assert [(s.state["stage"], s.state["owner"]) for s in steps] == [
@@ -156,6 +161,14 @@ def test_timeline_gives_the_model_after_each_event(clocked) -> None:
         ("build", "bob"),
     ]
     assert steps[-1].row() == queries.status(ctx)[0]
+
+
+def test_a_moment_in_the_future_is_refused(clocked) -> None:
+    ctx, clock = clocked
+    lifecycle.add_model(ctx, "m1", owner="alice")
+    with pytest.raises(InvalidInput, match=r"is in the future .*: time travel shows the past"):
+        timetravel.status_at(ctx, clock.now + timedelta(days=365))
+    assert timetravel.status_at(ctx, clock.now)[0].name == "m1"  # now itself is the past
 
 
 def test_a_production_model_unchecked_for_too_long_was_stale_then(clocked) -> None:
@@ -178,6 +191,7 @@ def test_a_production_model_unchecked_for_too_long_was_stale_then(clocked) -> No
             results=[("up", 1.0, Health.OK)],
             stale_at=checked + timedelta(hours=24),  # the default [monitor].max_age
         )
+    clock.now = checked + timedelta(days=2)  # both moments below are in the past now
     assert timetravel.status_at(ctx, checked + timedelta(hours=23))[0].health == "ok"
     assert timetravel.status_at(ctx, checked + timedelta(hours=25))[0].health == "stale"
     clock.now = checked + timedelta(hours=25)

@@ -133,7 +133,7 @@ def test_demo_spreads_models_over_the_loop_and_months(seeded: Context) -> None:
 
 
 def test_history_limit_zero_means_all(ctx: Context) -> None:
-    lifecycle.add_model(ctx, "a", owner="bob")
+    lifecycle.add_model(ctx, "a", owner=ctx.actor)
     for s in ("plan", "build"):
         lifecycle.move(ctx, "a", "build" if s == "plan" else "plan", note="again")
     assert len(queries.history(ctx, limit=0)) == 3

@@ -12,6 +12,7 @@ from mlops_tui.errors import InvalidInput, NotFound
 from mlops_tui.services import lifecycle, webhooks
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store, schema
+from tests.conftest import known
 from tests.receiver import Receiver
 
 SECRET = "s3cret-for-tests"
@@ -42,6 +43,7 @@ def test_events_made_while_the_receiver_is_down_arrive_later_in_order_once(ctx, 
 
     receiver.stop()
     lifecycle.move(ctx, "churn", "plan", note="wrong data")
+    known(ctx, "bob")
     lifecycle.set_role(ctx, "churn", "bob")  # owner.set: not asked for
     lifecycle.move(ctx, "churn", "build")
     lifecycle.move(ctx, "churn", "plan", note="still wrong")
