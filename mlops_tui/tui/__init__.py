@@ -1,4 +1,4 @@
-"""The terminal UI. Imported only by `mlops tui` and friends, never on `mlops status`'s path."""
+"""The terminal UI. Imported only when a TUI opens, never on the lean status path."""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
@@ -41,6 +41,11 @@ from mlops_tui.tui.widgets.shell.views import VIEWS
 #: How long the listening thread waits at a time: a bound on how long closing the app waits
 #: for it, not on how fast a change shows (a notice ends the wait at once).
 LISTEN_WAIT_S = 0.5
+
+
+#: Textual's palette entries that MlopsCommands offers in its own words (app: Theme…, app:
+#: Keys, app: Quit).
+OURS = frozenset({"Theme", "Keys", "Quit"})
 
 
 class MlopsApp(App[None]):
@@ -83,6 +88,14 @@ class MlopsApp(App[None]):
         self.problem_signal: Signal[str | None] = Signal(self, "problem")
         self._poll_gate = threading.Lock()
         self._stop_listening = threading.Event()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette entries, less those ours already offer in the palette's
+        `area: Verb` words (a theme remembered across runs, our keys screen, quit): one
+        entry per thing to do, not two that look alike."""
+        for command in super().get_system_commands(screen):
+            if command.title not in OURS:
+                yield command
 
     # -- start-up and preferences ----------------------------------------------------
     def on_mount(self) -> None:
@@ -269,8 +282,7 @@ class MlopsApp(App[None]):
 
         self.push_screen(
             AckPrompt(
-                f"Acknowledge alert #{alert.id} on {alert.model} ({alert.detail})? "
-                "Enter confirms, escape cancels.",
+                f"Acknowledge alert #{alert.id} on {alert.model} ({alert.detail})?",
                 placeholder="what you are doing about it (optional)",
             ),
             answer,
@@ -315,7 +327,7 @@ class MlopsApp(App[None]):
         if not model.repo:
             self.notify(
                 f"{model.name} has no repository to {what} from: "
-                f"set one with `mlops model add --repo` or `mlops model set`",
+                "link the model to its Git repository first",
                 title="No repository",
                 severity="warning",
             )

@@ -227,9 +227,7 @@ class Backend:
 
     def receivers(self) -> list[User]:
         """Who can take a model over: active people who are not viewers."""
-        return self._call(
-            lambda: [u for u in team.users(self.ctx) if u.active and u.role != "viewer"]
-        )
+        return self._call(lambda: team.receivers(self.ctx))
 
     def hand_over(self, name: str, to: str, note: str | None) -> Handoff:
         from mlops_tui.services import handoffs

@@ -1,4 +1,4 @@
-"""The user's TUI preferences (the theme), kept next to the rest of their mlops config."""
+"""The user's TUI preferences (the theme), kept next to the rest of their config."""
 
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from mlops_tui.domain import HandoffStatus
+from mlops_tui.services import handoffs, team
+from mlops_tui.services.context import Context
+from mlops_tui.store import open_store, schema
 from mlops_tui.tui.app import MlopsApp
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
@@ -63,3 +67,34 @@ def text_of(widget: Any, width: int = 200) -> str:
     console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
+
+
+def screen_text(app: MlopsApp) -> str:
+    """The terminal as a user sees it now, as plain text, one line per row: what a
+    snapshot shows, for asserting on what is (or is not) cut."""
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width, height=height, record=True, color_system=None, file=io.StringIO()
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def offer_to_tester(db: str, name: str | None = None) -> tuple[int, str]:
+    """amara (the demo's admin) offers tester a model (`name`, or one with no handoff)."""
+    with open_store(db) as store:
+        lead = Context(store, "amara", clock=lambda: NOW)
+        if store.get_user("tester") is None:
+            team.add_user(lead, "tester", role="maintainer")
+        model = next(
+            m
+            for m in store.list_models()
+            if (name is None or m.name == name)
+            and not store.rows(
+                schema.HANDOFFS, model=m.name, status=HandoffStatus.PENDING, order="id"
+            )
+        )
+        h = handoffs.request(lead, model.name, to="tester", note="please take it")
+        return h.id, model.name

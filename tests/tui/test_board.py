@@ -42,13 +42,18 @@ async def test_card_shows_name_owner_versions_and_health(demo_db):
     app = make_app(demo_db)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        card = app.screen.query(ModelCard).first()
-        text = str(card.render())
-        m = card.model
-        assert m.name in text and m.owner in text and m.health.value in text
-        current = f"v{m.version}" if m.version else "-"
-        prod = f"v{m.production_version}" if m.production_version else "-"
-        assert f"{current}/{prod}" in text
+        shown = {
+            card.model.name: (card.model, str(card.render()))
+            for card in app.screen.query(ModelCard)
+        }
+        for m, text in shown.values():
+            assert m.name in text and m.owner in text and m.health.value in text
+        # Versions in words, not `v6/v4` or `-/-`.
+        assert "v6 · prod v4" in shown["demand-forecast"][1]
+        assert "v3 · in prod" in shown["credit-scorer"][1]
+        assert "v3 · not in prod" in shown["churn-predictor-eu"][1]
+        assert "no version yet" in shown["churn-predictor"][1]
+        assert not any("/" in text for _, text in shown.values())
 
 
 @async_test

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from mlops_tui.services import builds, lifecycle
+from mlops_tui.services import builds, lifecycle, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 from mlops_tui.tui.app import MlopsApp
@@ -25,6 +25,7 @@ def db(tmp_path) -> str:
         lifecycle.add_model(ctx, "churn", owner="alice")  # 1
         lifecycle.move(ctx, "churn", "build")  # 2
         builds.record(ctx, "churn", commit="a" * 40, image="reg/churn:1")  # 3, 4
+        team.add_user(ctx, "bob")  # a team event, not one of the model's
         lifecycle.set_role(ctx, "churn", "bob")  # 5: bob owns it now
     return url
 

@@ -5,33 +5,30 @@ on-call review, orphan flags, changes since the owner last looked."""
 from __future__ import annotations
 
 from mlops_tui.domain import HandoffStatus
-from mlops_tui.services import handoffs, queries, team
+from mlops_tui.services import queries, team
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store, schema
 from mlops_tui.tui.screens.detail import DetailScreen
 from mlops_tui.tui.screens.handoff import HandoffScreen
 from mlops_tui.tui.screens.inbox import InboxScreen
 from mlops_tui.tui.screens.oncall import OncallScreen
+from mlops_tui.tui.screens.prompt import PromptScreen
 from mlops_tui.tui.widgets.board.card import ModelCard
-from tests.tui.helpers import NOW, async_test, loaded, make_app, text_of, wait_for
+from mlops_tui.tui.widgets.team.handoff_table import HandoffTable
+from tests.tui.helpers import (
+    NOW,
+    async_test,
+    loaded,
+    make_app,
+    offer_to_tester,
+    screen_text,
+    text_of,
+    wait_for,
+)
 
 
-def offer_to_tester(db: str, name: str | None = None) -> tuple[int, str]:
-    """amara (the demo's admin) offers tester a model (`name`, or one with no handoff)."""
-    with open_store(db) as store:
-        lead = Context(store, "amara", clock=lambda: NOW)
-        if store.get_user("tester") is None:
-            team.add_user(lead, "tester", role="maintainer")
-        model = next(
-            m
-            for m in store.list_models()
-            if (name is None or m.name == name)
-            and not store.rows(
-                schema.HANDOFFS, model=m.name, status=HandoffStatus.PENDING, order="id"
-            )
-        )
-        h = handoffs.request(lead, model.name, to="tester", note="please take it")
-        return h.id, model.name
+def titles(app) -> list[str]:
+    return [n.title for n in app._notifications]
 
 
 def owner_of(db: str, name: str) -> str:
@@ -49,8 +46,12 @@ async def test_accepting_a_handoff_from_the_inbox_after_ticking_its_checklist(de
         screen = app.screen
         assert isinstance(screen, InboxScreen)
         await wait_for(pilot, lambda: [h.id for h in screen.handoffs] == [handoff_id])
-        await pilot.press("a")  # nothing ticked yet: refused, named
-        await wait_for(pilot, lambda: any("not ticked" in n.message for n in app._notifications))
+        items = [c.item for c in screen.handoffs[0].checklist]
+        await pilot.press("a")  # nothing ticked yet: refused, naming what to tick
+        await wait_for(pilot, lambda: "Checklist not done" in titles(app))
+        refusal = next(n.message for n in app._notifications if n.title == "Checklist not done")
+        assert all(item in refusal for item in items) and "space" in refusal
+        assert "--" not in refusal
         assert owner_of(demo_db, name) != "tester"
         await pilot.press("tab")  # to the checklist
         for _ in range(5):
@@ -69,6 +70,31 @@ async def test_accepting_a_handoff_from_the_inbox_after_ticking_its_checklist(de
 
 
 @async_test
+async def test_space_ticks_the_checklist_from_the_default_focus(demo_db):
+    handoff_id, _ = offer_to_tester(demo_db)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, InboxScreen)
+        await wait_for(pilot, lambda: [h.id for h in screen.handoffs] == [handoff_id])
+        assert isinstance(app.focused, HandoffTable)  # where the inbox opens
+        assert "space Tick" in screen_text(app).splitlines()[-1]  # the footer
+        first = screen.handoffs[0].checklist[0].item
+        assert f"☐ {first}" in screen_text(app)
+        await pilot.press("space")  # no tab first
+        await pilot.pause()
+        assert f"☑ {first}" in screen_text(app) and f"☐ {first}" not in screen_text(app)
+        await wait_for(pilot, lambda: screen.handoffs[0].checklist[0].done, timeout=5)
+        assert isinstance(app.focused, HandoffTable)
+        await pilot.press("space")  # and again: unticked
+        await wait_for(pilot, lambda: not screen.handoffs[0].checklist[0].done, timeout=5)
+        await pilot.pause()
+        assert f"☐ {first}" in screen_text(app)
+
+
+@async_test
 async def test_declining_needs_a_note_and_keeps_the_owner(demo_db):
     handoff_id, name = offer_to_tester(demo_db)
     before = owner_of(demo_db, name)
@@ -78,7 +104,9 @@ async def test_declining_needs_a_note_and_keeps_the_owner(demo_db):
         await pilot.press("4")
         screen = app.screen
         await wait_for(pilot, lambda: len(screen.handoffs) == 1)
-        await pilot.press("x", *"not my area", "enter")
+        await pilot.press("x", "enter")  # no note: the prompt stays and asks for one
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"not my area", "enter")
         await wait_for(pilot, lambda: screen.handoffs == [])
     with open_store(demo_db) as store:
         h = store.row(schema.HANDOFFS, id=handoff_id)
@@ -101,6 +129,10 @@ async def test_handing_over_from_the_board_with_the_keyboard(demo_db):
         assert isinstance(dialog, HandoffScreen)
         await wait_for(pilot, lambda: dialog.query_one("#people").option_count > 0)
         options = dialog.query_one("#people")
+        offered = {options.get_option_at_index(i).id for i in range(options.option_count)}
+        # People only: not the demo's monitor (a service account), the viewer, or who left.
+        assert "monitor" not in offered and "ivan" not in offered and "dana" not in offered
+        assert {"hana", "bruno"} <= offered
         target = next(
             i for i in range(options.option_count) if options.get_option_at_index(i).id == "hana"
         )

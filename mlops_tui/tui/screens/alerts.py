@@ -15,6 +15,7 @@ from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.colors import HEALTH_COLORS, HEALTH_MARKS
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.screens.prompt import PromptScreen
+from mlops_tui.tui.widgets.shell.fitted_table import Fit, FittedTable
 
 
 class AckPrompt(PromptScreen):
@@ -32,6 +33,19 @@ _STATUS_STYLE = {
 }
 
 
+#: Which model, what and its state stay; the detail takes the room left (cut at its end),
+#: who acknowledged, then when, give way first.
+COLUMNS = (
+    Fit("Alert", rank=1, least=None),
+    Fit("Model", rank=0, least=None, middle=True, keep=True),
+    Fit("Metric", rank=1, least=10),
+    Fit("Status", rank=0, least=None),
+    Fit("Opened", rank=2, least=None),
+    Fit("Ack by", rank=3, least=6),
+    Fit("Detail", rank=1, least=20, most=60, keep=True),
+)
+
+
 class AlertsScreen(MlopsScreen):
     SUB_TITLE = "Alerts"
     VIEW = "alerts"
@@ -41,7 +55,7 @@ class AlertsScreen(MlopsScreen):
     ]
     DEFAULT_CSS = """
     AlertsScreen #alerts-title { height: 1; padding: 0 1; text-style: bold; }
-    AlertsScreen DataTable { height: 1fr; }
+    AlertsScreen FittedTable { height: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -50,9 +64,7 @@ class AlertsScreen(MlopsScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Alerts", id="alerts-title")
-        table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
-        table.add_columns("Alert", "Model", "Metric", "Status", "Opened", "Ack by", "Detail")
-        yield table
+        yield FittedTable(*COLUMNS, id="alerts-table")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -81,22 +93,24 @@ class AlertsScreen(MlopsScreen):
         self.fetch(self.mlops.backend.alerts, self._show, "alerts")
 
     def _show(self, alerts: list[Alert]) -> None:
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
         self.alerts = alerts
-        table.clear()
-        for a in alerts:
-            table.add_row(
-                f"#{a.id}",
-                a.model,
-                a.metric,
-                Text(f"{HEALTH_MARKS[Health.CRITICAL]} {a.status.value}", _STATUS_STYLE[a.status]),
-                a.opened_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                a.acked_by or "-",
-                a.detail + (f" · {a.note}" if a.note else ""),
-            )
-        if alerts:
-            table.move_cursor(row=min(max(keep, 0), len(alerts) - 1))
+        self.query_one(FittedTable).show(
+            [
+                [
+                    f"#{a.id}",
+                    a.model,
+                    a.metric,
+                    Text(
+                        f"{HEALTH_MARKS[Health.CRITICAL]} {a.status.value}",
+                        _STATUS_STYLE[a.status],
+                    ),
+                    a.opened_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                    a.acked_by or "-",
+                    a.detail + (f" · {a.note}" if a.note else ""),
+                ]
+                for a in alerts
+            ]
+        )
         unacked = sum(1 for a in alerts if a.status == AlertStatus.OPEN)
         title = Text("Alerts  ", style="bold")
         title.append(

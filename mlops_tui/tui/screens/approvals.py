@@ -39,7 +39,7 @@ class ApprovalsSection(MlopsScreen):
     def _show_approvals(self, pending: list[Approval]) -> None:
         if not self.is_attached:
             return
-        self.query_one(PendingApprovals).show(pending, self.mlops.now())
+        self.query_one(PendingApprovals).show_approvals(pending, self.mlops.now())
         count = f"{len(pending)}" if pending else "none"
         self.query_one("#approvals-title", Static).update(
             f"Waiting for approval before production  {count}"
@@ -55,11 +55,14 @@ class ApprovalsSection(MlopsScreen):
         def got(note: str | None) -> None:
             if note:
                 self._record(a, False, note)
-            elif note is not None:
-                self.mlops.notify("Rejecting needs a reason", severity="warning")
 
         question = f"Reject {a.model} v{a.version}: why?"
-        self.mlops.push_screen(PromptScreen(question, "what must change first"), got)
+        prompt = PromptScreen(
+            question,
+            "what must change first",
+            required="Rejecting needs a reason: the requester reads it.",
+        )
+        self.mlops.push_screen(prompt, got)
 
     @work(thread=True, group="approvals-write")
     def _record(self, a: Approval, approve: bool, note: str | None) -> None:

@@ -1,5 +1,5 @@
-"""What changed on a model since its owner last looked at it (the detail screen or
-`mlops model show`), so an owner back from leave sees exactly what they missed."""
+"""What changed on a model since its owner last looked at it (at the detail screen, or at
+the model on the command line), so an owner back from leave sees exactly what they missed."""
 
 from __future__ import annotations
 

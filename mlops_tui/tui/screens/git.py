@@ -116,7 +116,10 @@ class GitScreen(MlopsScreen):
                     lambda ctx: "committed " + gitops.commit(ctx, self.model_name, message)[:12],
                 )
 
-        self.app.push_screen(PromptScreen("Commit message", "what changed and why"), got)
+        prompt = PromptScreen(
+            "Commit message", "what changed and why", required="A commit needs a message."
+        )
+        self.app.push_screen(prompt, got)
 
     def action_tag(self) -> None:
         def tag(ctx: Context) -> str:

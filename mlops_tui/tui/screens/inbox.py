@@ -1,5 +1,6 @@
 """Everything waiting for me, one section each. Today: handoffs offered to me (tick the
-checklist with space, accept with `a`, decline with a note with `x`).
+checklist with space from anywhere on the screen, accept with `a`, decline with a note
+with `x`).
 
 A section is a widget in `compose_sections` and a read of its own: the handoffs (`load`),
 then the approvals waiting for me below them (`load_approvals`).
@@ -7,6 +8,9 @@ then the approvals waiting for me below them (`load_approvals`).
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, SelectionList, Static
+from textual.widgets import DataTable, Static
 
 from mlops_tui.domain import Handoff, Model
 from mlops_tui.errors import MlopsError
@@ -32,6 +36,9 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
     VIEW = "inbox"
     approvals_for_me = True  # the versions I may approve or reject
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Here, not on the checklist: space ticks whatever the focus (the handoffs table
+        # starts with it, and that is where people are when they read the checklist).
+        Binding("space", "tick", "Tick"),
         Binding("a", "accept", "Accept"),
         Binding("x", "decline", "Decline"),
         Binding("o", "open", "Open model"),
@@ -44,6 +51,10 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
     def __init__(self) -> None:
         super().__init__()
         self.handoffs: list[Handoff] = []
+        # Ticks and accepts are written in the order they were made: ticking the last item
+        # then pressing `a` at once must not reach the database as accept-then-tick.
+        self._writes: deque[Callable[[], None]] = deque()
+        self._writing = threading.Lock()
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="inbox"):
@@ -74,7 +85,7 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         if not self.is_attached:
             return
         self.handoffs = handoffs
-        self.query_one(HandoffTable).show(handoffs, self.mlops.now())
+        self.query_one(HandoffTable).show_handoffs(handoffs, self.mlops.now())
         title = Text("Handoffs waiting for you  ", style="bold")
         title.append(f"{len(handoffs)}" if handoffs else "none", style="italic")
         self.query_one("#inbox-handoffs-title", Static).update(title)
@@ -95,44 +106,67 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
             return None
         return next((m for m in snapshot.models if m.name == handoff.model), None)
 
-    @on(DataTable.RowHighlighted)
+    @on(DataTable.RowHighlighted, "#inbox-handoffs")
     def _show_checklist(self) -> None:
         self.query_one(Checklist).show(self.selected)
 
-    @on(SelectionList.SelectionToggled)
-    def _toggled(self, event: SelectionList.SelectionToggled[str]) -> None:
-        handoff = self.selected
-        if handoff is None:
-            return
-        item = event.selection.value
-        self._tick(handoff.id, item, item in event.selection_list.selected)
+    def action_tick(self) -> None:
+        if not self.query_one(Checklist).toggle():
+            self.app.notify("Nothing to tick: select a handoff first", severity="warning")
 
-    @work(thread=True, group="inbox-tick")
-    def _tick(self, handoff_id: int, item: str, done: bool) -> None:
-        try:
-            self.mlops.backend.tick(handoff_id, [item], done)
-        except MlopsError as exc:
-            self.mlops.call_from_thread(self.mlops.show_error, exc)
-        self.mlops.call_from_thread(self.mlops.poll, True)
+    @on(Checklist.Toggled)
+    def _toggled(self, event: Checklist.Toggled) -> None:
+        backend = self.mlops.backend
+        handoff_id, items, done = event.handoff_id, [event.item], event.done
+        self._write(lambda: backend.tick(handoff_id, items, done))
+
+    def _write(self, job: Callable[[], object], accepted: str | None = None) -> None:
+        """Queue a write; `accepted` is what to say once an accept is stored."""
+
+        def run() -> None:
+            try:
+                job()
+            except MlopsError as exc:
+                self.mlops.call_from_thread(self.mlops.show_error, exc)
+            else:
+                if accepted:
+                    self.mlops.call_from_thread(self.app.notify, accepted, title="Handoff accepted")
+            self.mlops.call_from_thread(self.mlops.poll, True)
+
+        self._writes.append(run)
+        self._drain()
+
+    @work(thread=True, group="inbox-writes")
+    def _drain(self) -> None:
+        with self._writing:  # one writer at a time, taking the queue in order
+            while self._writes:
+                self._writes.popleft()()
 
     def action_accept(self) -> None:
         handoff = self.selected
         if handoff is None:
             self.app.notify("No handoff selected", severity="warning")
             return
-        self._accept(handoff.id)
-
-    @work(thread=True, group="inbox-accept")
-    def _accept(self, handoff_id: int) -> None:
-        try:
-            done, model = self.mlops.backend.accept(handoff_id)
-        except MlopsError as exc:
-            self.mlops.call_from_thread(self.mlops.show_error, exc)
-            return
-        self.mlops.call_from_thread(
-            self.app.notify, f"You own {model.name} now (#{done.id})", title="Handoff accepted"
+        checklist = self.query_one(Checklist)
+        unticked = (
+            checklist.unticked
+            if checklist.handoff_id == handoff.id
+            else [c.item for c in handoff.checklist if not c.done]
         )
-        self.mlops.call_from_thread(self.mlops.poll, True)
+        if unticked:
+            self.app.notify(
+                f"Tick {_listing(unticked)} first: space ticks the highlighted item "
+                "of the checklist.",
+                title="Checklist not done",
+                severity="warning",
+            )
+            return
+        backend = self.mlops.backend
+        handoff_id = handoff.id
+        self._write(
+            lambda: backend.accept(handoff_id),
+            accepted=f"You own {handoff.model} now (#{handoff_id})",
+        )
 
     def action_decline(self) -> None:
         handoff = self.selected
@@ -143,13 +177,12 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         def answer(note: str | None) -> None:
             if note:
                 self._decline(handoff.id, note)
-            elif note is not None:
-                self.app.notify("Declining needs a note saying why", severity="warning")
 
         self.app.push_screen(
             PromptScreen(
                 f"Decline #{handoff.id} ({handoff.model} from {handoff.from_user})? Say why:",
                 placeholder="why (the sender reads it)",
+                required="Declining needs a note saying why: the sender reads it.",
             ),
             answer,
         )
@@ -170,3 +203,10 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         handoff = self.selected
         if handoff is not None:
             self.mlops.open_model(handoff.model)
+
+
+def _listing(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c": the items to tick, as a sentence names them."""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,7 +1,9 @@
 """Choosing where a model goes next, with the note the history keeps.
 
-The rules stay in the service: this screen only names the kind of move (so it can ask for
-a note and a confirmation before the unusual ones) and shows the service's refusal.
+The rules stay in the service: this screen only names the kind of move, so it can ask for
+the note a rework or a skip must carry before sending it (never failing for want of one),
+and, when the loop's gate refuses a move for missing evidence, offer the same move forced
+past the gate with a note saying why (the service records it as forced).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from textual.widgets.option_list import Option
 
 from mlops_tui import domain
 from mlops_tui.domain import STAGES, Model, MoveKind, Stage
-from mlops_tui.errors import Conflict, MlopsError
+from mlops_tui.errors import Conflict, MlopsError, MoveRefused
 from mlops_tui.store import Change
 from mlops_tui.tui.colors import STAGE_COLORS
 from mlops_tui.tui.screens.confirm import ConfirmScreen
+from mlops_tui.tui.screens.prompt import PromptScreen
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
@@ -30,8 +33,8 @@ if TYPE_CHECKING:
 _KIND_HINTS = {
     MoveKind.FORWARD: "forward: the next stage",
     MoveKind.ITERATION: "starts a new iteration of the loop",
-    MoveKind.REWORK: "rework: going back needs a note saying why",
-    MoveKind.FORCED: "skips ahead: recorded as forced; needs a note",
+    MoveKind.REWORK: "rework: going back, with a note saying why",
+    MoveKind.FORCED: "skips ahead: forced, with a note saying why",
 }
 
 
@@ -88,7 +91,7 @@ class MoveScreen(ModalScreen[Change | None]):
             )
             yield StageList(*options, id="stages")
             yield Static(id="move-hint")
-            yield Input(placeholder="note: why (required for rework and skips)", id="note")
+            yield Input(placeholder="note: why (asked for when a move needs one)", id="note")
             yield Static("enter: move · tab: note · escape: cancel", id="move-keys")
 
     def on_mount(self) -> None:
@@ -114,8 +117,6 @@ class MoveScreen(ModalScreen[Change | None]):
             (target.value, f"bold {STAGE_COLORS[target]}"),
             f": {_KIND_HINTS[kind]}",
         )
-        if kind in (MoveKind.REWORK, MoveKind.FORCED):
-            text.append(". You will be asked to confirm.")
         hint.update(text)
 
     @on(OptionList.OptionSelected)
@@ -126,13 +127,14 @@ class MoveScreen(ModalScreen[Change | None]):
         if target is None or kind is None:
             return
         note = self.query_one("#note", Input).value.strip() or None
+        if kind not in (MoveKind.REWORK, MoveKind.FORCED):
+            self.send(target, note, force=False)
+            return
         force = kind == MoveKind.FORCED
-        if kind in (MoveKind.REWORK, MoveKind.FORCED) and note:
-            what = "back" if kind == MoveKind.REWORK else "ahead, skipping stages,"
-            question = (
-                f"Move {self.model.name} {what} from {self.model.stage} to {target}?\n"
-                f"It is recorded as {kind} with your note."
-            )
+        what = "back" if kind == MoveKind.REWORK else "ahead, skipping stages,"
+        move = f"Move {self.model.name} {what} from {self.model.stage} to {target}?"
+        if note:
+            question = f"{move}\nIt is recorded as {kind} with your note."
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -140,7 +142,30 @@ class MoveScreen(ModalScreen[Change | None]):
 
             self.app.push_screen(ConfirmScreen(question), answered)
             return
-        self.send(target, note, force)
+        self._ask_note(
+            f"{move}\nIt is recorded as {kind}: say why, for whoever reads the history.",
+            target,
+            force=force,
+        )
+
+    def _ask_note(self, question: str, target: Stage, *, force: bool, value: str = "") -> None:
+        """The note this move must carry; enter sends the move, escape keeps the picker."""
+
+        def answered(note: str | None) -> None:
+            if note:
+                self.query_one("#note", Input).value = note
+                self.send(target, note, force)
+
+        self.app.push_screen(
+            PromptScreen(
+                question,
+                placeholder="why",
+                value=value,
+                required="This move needs a note saying why.",
+                keys=f"enter: move to {target} · escape: back to the picker",
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="move")
     def send(self, target: Stage, note: str | None, force: bool) -> None:
@@ -151,10 +176,28 @@ class MoveScreen(ModalScreen[Change | None]):
             )
         except Conflict as exc:
             app.call_from_thread(self._conflict, exc)
+        except MoveRefused as exc:
+            # A move to the next stage is refused only by its gate (missing evidence),
+            # which a forced move with a note may override.
+            if not force and move_kind(self.model.stage, target) == MoveKind.FORWARD:
+                app.call_from_thread(self._offer_force, exc, target, note)
+            else:
+                app.call_from_thread(app.show_error, exc)
         except MlopsError as exc:
             app.call_from_thread(app.show_error, exc)
         else:
             app.call_from_thread(self.dismiss, change)
+
+    def _offer_force(self, exc: MoveRefused, target: Stage, note: str | None) -> None:
+        """The gate wants evidence the model does not have yet: say what, and offer the move
+        anyway, recorded as forced past the gate, once the user says why."""
+        self._ask_note(
+            f"{exc.reason}.\n\nMove it to {target} anyway? The history records it as "
+            f"forced past the {self.model.stage} gate, with your note saying why.",
+            target,
+            force=True,
+            value=note or "",
+        )
 
     def _conflict(self, exc: Conflict) -> None:
         cast("MlopsApp", self.app).show_error(exc)

@@ -4,6 +4,7 @@ first), hand it over (h)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -17,9 +18,53 @@ from mlops_tui.timefmt import ago
 from mlops_tui.tui.backend import Snapshot
 from mlops_tui.tui.colors import HEALTH_COLORS, health_text
 from mlops_tui.tui.screens.base import MlopsScreen
+from mlops_tui.tui.widgets.shell.fitted_table import Fit, FittedTable
 
 if TYPE_CHECKING:
     from mlops_tui.services.oncall import Review
+
+
+#: What a shift scans first stays: the model, its health, why it needs someone (cut at
+#: its end past 40 cells; the detail has it whole) and whose it is; the rest shrinks, then
+#: goes, as the terminal narrows.
+COLUMNS = (
+    Fit("Model", rank=0, least=None, middle=True, keep=True),
+    Fit("Prod", rank=2, least=None),
+    Fit("Health", rank=1, least=None),
+    Fit("Needs", rank=1, least=20, most=40, keep=True),
+    Fit("Owner", rank=1, least=None),
+    Fit("On call", rank=2, least=None),
+    Fit("Backup", rank=3, least=6),
+    Fit("Alerts", rank=4, least=None),
+    Fit("Checked", rank=4, least=7),
+    Fit("Last deploy", rank=4, least=10),
+    Fit("Runbook", rank=5, least=8),
+)
+
+
+def _cells(r: Review, now: datetime) -> list[str | Text]:
+    m = r.model
+    d = r.last_deploy
+    critical = f"bold {HEALTH_COLORS[Health.CRITICAL]}"
+    name = Text(m.name, style="bold")
+    if r.needs_attention:
+        name = Text("! ", style=critical) + name
+    owner = Text(m.owner)
+    if r.orphaned:
+        owner.append(" orphaned", style=critical)
+    return [
+        name,
+        f"v{m.production_version}",
+        health_text(m.health),
+        Text(", ".join(r.problems)) if r.problems else Text("ok", style="green"),
+        owner,
+        m.oncall or Text("nobody", style="dim"),
+        m.backup or "-",
+        str(len(r.open_alerts)) if r.open_alerts else "-",
+        ago(r.last_check_at, now) if r.last_check_at else "never",
+        f"v{d.version} {ago(d.at, now)} by {d.by}" if d else "-",
+        r.runbook or "-",
+    ]
 
 
 class OncallScreen(MlopsScreen):
@@ -33,7 +78,7 @@ class OncallScreen(MlopsScreen):
     ]
     DEFAULT_CSS = """
     OncallScreen #oncall-title { height: 1; padding: 0 1; text-style: bold; }
-    OncallScreen DataTable { height: 1fr; }
+    OncallScreen FittedTable { height: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -42,23 +87,7 @@ class OncallScreen(MlopsScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("On-call review", id="oncall-title")
-        table: DataTable[str | Text] = DataTable(
-            cursor_type="row", zebra_stripes=True, id="oncall-table"
-        )
-        table.add_columns(
-            "Model",
-            "Prod",
-            "Owner",
-            "Backup",
-            "On call",
-            "Health",
-            "Checked",
-            "Last deploy",
-            "Alerts",
-            "Runbook",
-            "Needs",
-        )
-        yield table
+        yield FittedTable(*COLUMNS, id="oncall-table")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -75,34 +104,8 @@ class OncallScreen(MlopsScreen):
         if not self.is_attached:
             return
         now = self.mlops.now()
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
         self.rows = rows
-        table.clear()
-        for r in rows:
-            m = r.model
-            d = r.last_deploy
-            name = Text(m.name, style="bold")
-            if r.needs_attention:
-                name = Text("! ", style=f"bold {HEALTH_COLORS[Health.CRITICAL]}") + name
-            owner = Text(m.owner)
-            if r.orphaned:
-                owner.append(" orphaned", style=f"bold {HEALTH_COLORS[Health.CRITICAL]}")
-            table.add_row(
-                name,
-                f"v{m.production_version}",
-                owner,
-                m.backup or "-",
-                m.oncall or Text("nobody", style="dim"),
-                health_text(m.health),
-                ago(r.last_check_at, now) if r.last_check_at else "never",
-                f"v{d.version} {ago(d.at, now)} by {d.by}" if d else "-",
-                str(len(r.open_alerts)) if r.open_alerts else "-",
-                r.runbook or "-",
-                ", ".join(r.problems) or Text("ok", style="green"),
-            )
-        if rows:
-            table.move_cursor(row=min(max(keep, 0), len(rows) - 1))
+        self.query_one(FittedTable).show([_cells(r, now) for r in rows])
         needing = sum(r.needs_attention for r in rows)
         title = Text("On-call review  ", style="bold")
         title.append(

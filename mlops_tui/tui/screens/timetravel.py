@@ -1,11 +1,14 @@
 """Time travel: scrub a model's history and see the model as it was after each event,
-replayed from the history the same way `mlops status --at` does."""
+replayed from the history (the same replay as the command line's status at a past time).
+
+Side by side where there is room; on a narrow terminal the events stack above the panel,
+so neither is squeezed to initials."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -17,6 +20,19 @@ from mlops_tui.services.timetravel import ModelAt
 from mlops_tui.timefmt import local
 from mlops_tui.tui.screens.base import MlopsScreen
 from mlops_tui.tui.widgets.detail.moment import Moment
+from mlops_tui.tui.widgets.shell.fitted_table import Fit, FittedTable
+
+#: Below this many columns the panel goes under the events instead of beside them.
+SIDE_BY_SIDE = 100
+
+#: When, who and what stay (what takes the room left, cut at its end: the panel has it
+#: whole); the event's number goes first (the title counts them).
+COLUMNS = (
+    Fit("#", rank=1, least=None),
+    Fit("at", rank=0, least=None),
+    Fit("by", rank=0, least=None, most=12),
+    Fit("what", rank=0, least=20, keep=True),
+)
 
 
 class TimeTravelScreen(MlopsScreen):
@@ -31,8 +47,12 @@ class TimeTravelScreen(MlopsScreen):
     ]
     DEFAULT_CSS = """
     TimeTravelScreen #tt-title { height: 1; padding: 0 1; text-style: bold; }
-    TimeTravelScreen #tt-events { width: 3fr; height: 1fr; }
-    TimeTravelScreen #moment { width: 2fr; }
+    TimeTravelScreen #tt-body { height: 1fr; }
+    TimeTravelScreen #tt-events { width: 1fr; height: 1fr; }
+    TimeTravelScreen #moment { width: 48; }
+    TimeTravelScreen.-narrow #tt-body { layout: vertical; }
+    TimeTravelScreen.-narrow #tt-events { width: 1fr; }
+    TimeTravelScreen.-narrow #moment { width: 1fr; }
     """
 
     def __init__(self, name: str) -> None:
@@ -43,10 +63,8 @@ class TimeTravelScreen(MlopsScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"{self.model_name}: reading the history…", id="tt-title")
-        with Horizontal():
-            table: DataTable[str] = DataTable(cursor_type="row", id="tt-events")
-            table.add_columns("#", "at", "by", "what")
-            yield table
+        with Horizontal(id="tt-body"):
+            yield FittedTable(*COLUMNS, id="tt-events")
             yield Moment()
 
     def on_mount(self) -> None:
@@ -71,11 +89,14 @@ class TimeTravelScreen(MlopsScreen):
 
     def _show(self, steps: list[ModelAt]) -> None:
         self.steps = steps
-        table = self.query_one(DataTable)
-        table.clear()
-        for i, step in enumerate(steps, 1):
-            e = step.event
-            table.add_row(str(i), local(e.at), e.actor, queries.describe(e), key=str(e.id))
+        table = self.query_one(FittedTable)
+        table.show(
+            [
+                [str(i), local(s.event.at), s.event.actor, queries.describe(s.event)]
+                for i, s in enumerate(steps, 1)
+            ],
+            keys=[str(s.event.id) for s in steps],
+        )
         if steps:
             table.move_cursor(row=len(steps) - 1)  # start at now, then go back in time
             self._select(len(steps) - 1)
@@ -92,6 +113,10 @@ class TimeTravelScreen(MlopsScreen):
             f"{self.model_name} as it was at {local(step.event.at)}: "
             f"event {index + 1} of {len(self.steps)}"
         )
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        self.set_class(event.size.width < SIDE_BY_SIDE, "-narrow")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._select(event.cursor_row)

@@ -9,13 +9,23 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from mlops_tui.services.approvals import Approval
 from mlops_tui.timefmt import ago
+from mlops_tui.tui.widgets.shell.fitted_table import Fit, FittedTable
+
+#: Which version, how far from approved stay whole; who and when give way.
+COLUMNS = (
+    Fit("model", rank=0, least=None, middle=True, keep=True),
+    Fit("version", rank=0, least=None),
+    Fit("approvals", rank=1, least=None),
+    Fit("requested by", rank=2, least=6),
+    Fit("when", rank=2, least=6),
+    Fit("approved by", rank=3, least=8),
+)
 
 
-class PendingApprovals(DataTable[str]):
+class PendingApprovals(FittedTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "decide(True)", "Approve"),
         Binding("x", "decide(False)", "Reject"),
@@ -33,28 +43,25 @@ class PendingApprovals(DataTable[str]):
             self.approve = approve
 
     def __init__(self, *, id: str | None = "pending-approvals") -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
+        super().__init__(*COLUMNS, id=id)
         self.approvals: list[Approval] = []
 
-    def on_mount(self) -> None:
-        self.add_columns("model", "version", "approvals", "requested by", "when", "approved by")
-
-    def show(self, approvals: list[Approval], now: datetime) -> None:
-        keep = self.cursor_row
+    def show_approvals(self, approvals: list[Approval], now: datetime) -> None:
         self.approvals = approvals
-        self.clear()
-        for a in approvals:
-            self.add_row(
-                a.model,
-                f"v{a.version}",
-                f"{len(a.approved_by)} of {a.required}",
-                a.requested_by or "-",
-                ago(a.requested_at, now) if a.requested_at else "-",
-                ", ".join(a.approved_by) or "-",
-                key=f"{a.model}@{a.version}",
-            )
-        if approvals:
-            self.move_cursor(row=min(max(keep, 0), len(approvals) - 1))
+        self.show(
+            [
+                [
+                    a.model,
+                    f"v{a.version}",
+                    f"{len(a.approved_by)} of {a.required}",
+                    a.requested_by or "-",
+                    ago(a.requested_at, now) if a.requested_at else "-",
+                    ", ".join(a.approved_by) or "-",
+                ]
+                for a in approvals
+            ],
+            keys=[f"{a.model}@{a.version}" for a in approvals],
+        )
 
     @property
     def selected(self) -> Approval | None:

@@ -1,14 +1,42 @@
-"""One model on the board: what a person scans for (name, owner, versions, health)."""
+"""One model on the board: what a person scans for (name, owner, versions, health), one
+line each, cut to the card's width as it is now.
+
+A column is a fifth of the terminal, so at 80 columns a card has about a dozen cells: a
+name loses its middle rather than its end (`churn…or-eu` stays apart from
+`churn…ictor`), versions take their shorter wording, and an orphaned flag that does not fit
+beside its owner goes on a line of its own rather than being cut.
+"""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
-from mlops_tui.domain import Model
-from mlops_tui.tui.colors import STAGE_COLORS, health_text, version
+from mlops_tui.domain import Health, Model
+from mlops_tui.tui import labels
+from mlops_tui.tui.colors import HEALTH_COLORS, STAGE_COLORS, health_text
+
+ORPHANED = "orphaned"
+
+
+def card_text(model: Model, orphaned: bool, width: int) -> Text:
+    """The card's lines for `width` cells (None-like widths: as long as they come)."""
+    width = max(width, 1)
+    lines = [Text(labels.middle(model.name, width), style="bold")]
+    owner = Text(model.owner, style="italic")
+    flag = Text(ORPHANED, style=f"bold {HEALTH_COLORS[Health.CRITICAL]}")  # the owner left
+    if orphaned and cell_len(f"{model.owner} {ORPHANED}") <= width:
+        lines.append(Text.assemble(owner, " ", flag))
+    else:
+        lines.append(labels.fit_text(owner, width, keep_end=True))
+        if orphaned:
+            lines.append(labels.fit_text(flag, width))
+    lines.append(Text(labels.versions(model.version, model.production_version, width)))
+    lines.append(labels.fit_text(health_text(model.health), width))
+    return Text("\n").join(lines)
 
 
 class ModelCard(Static, can_focus=True):
@@ -16,9 +44,9 @@ class ModelCard(Static, can_focus=True):
 
     DEFAULT_CSS = """
     ModelCard {
-        height: 3;
+        height: auto;
         margin: 0 0 1 0;
-        padding: 0 1;
+        padding: 0 0 0 1;
         background: $surface;
         text-wrap: nowrap;
         text-overflow: ellipsis;
@@ -40,19 +68,20 @@ class ModelCard(Static, can_focus=True):
     def on_mount(self) -> None:
         self.show(self.model)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.show(self.model)
+
+    @property
+    def orphaned(self) -> bool:
+        return self.model.owner in getattr(getattr(self.app, "snapshot", None), "left", ())
+
     def show(self, model: Model) -> None:
         if model.stage != self.model.stage:
             self.styles.border_left = ("outer", STAGE_COLORS[model.stage])
         self.model = model
-        text = Text(model.name, style="bold", no_wrap=True, overflow="ellipsis")
-        text.append("\n")
-        text.append(model.owner, style="italic")
-        if model.owner in getattr(getattr(self.app, "snapshot", None), "left", ()):
-            text.append(" orphaned", style="bold #e8505b")  # the owner left
-        text.append(f"  {version(model.version)}/{version(model.production_version)}")
-        text.append("\n")
-        text.append_text(health_text(model.health))
-        self.update(text)
+        # Not laid out yet: a generous width, redrawn by the first resize.
+        width = self.content_size.width or 40
+        self.update(card_text(model, self.orphaned, width))
 
     def on_click(self, event: events.Click) -> None:
         if event.chain >= 2:

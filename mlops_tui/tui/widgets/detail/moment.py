@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +27,9 @@ FIELDS = (
 )
 
 
+LABEL_WIDTH = max(len(label) for label, _ in FIELDS)
+
+
 def _cell(key: str, value: Any) -> Text:
     if value is None:
         return Text("none", style="dim")
@@ -45,9 +49,10 @@ class Moment(Panel):
     def show(self, state: dict[str, Any], now: dict[str, Any], what: str, at: datetime) -> None:
         """`state` after the selected event; fields that differ from `now` are marked."""
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
+        # The labels never shrink: a narrow panel cuts the "now" column, not "Production".
+        grid.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH)
         grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column(no_wrap=True, style="dim", overflow="ellipsis")
         for label, key in FIELDS:
             then = state.get(key)
             differs = then != now.get(key)
@@ -56,7 +61,11 @@ class Moment(Panel):
                 _cell(key, then),
                 Text(f"now {_cell(key, now.get(key)).plain}") if differs else Text(""),
             )
-        grid.add_row("Changed", Text(f"{local(state['updated_at'])} by {state['updated_by']}"))
-        grid.add_row("Event", Text(what, overflow="fold"))
+        # Long lines of their own, under the grid, so they wrap instead of widening it.
+        changed = Text.assemble(
+            (f"{'Changed':<{LABEL_WIDTH}}  ", "bold"),
+            f"{local(state['updated_at'])} by {state['updated_by']}",
+        )
+        event = Text.assemble((f"{'Event':<{LABEL_WIDTH}}  ", "bold"), what)
         self.border_title = f"As it was at {local(at)}"
-        self.update(grid)
+        self.update(Group(grid, changed, event))

@@ -1,4 +1,4 @@
-"""The model's history, newest first, in the words `mlops history` uses."""
+"""The model's history, newest first, in the same words as the command line's history."""
 
 from __future__ import annotations
 

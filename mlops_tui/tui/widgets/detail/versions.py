@@ -44,5 +44,5 @@ class Versions(Panel):
         more = len(versions) - SHOWN
         parts: list[RenderableType] = [grid, Text(""), *lines]
         if more > 0:
-            parts.append(Text(f"  and {more} older (mlops model show)", style="dim"))
+            parts.append(Text(f"  and {more} older (T: time travel)", style="dim"))
         self.update(Group(*parts))

@@ -22,9 +22,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mlops_tui.domain import Health, Model
+from mlops_tui.domain import Health, Model, Stage
 from mlops_tui.timefmt import ago
 from mlops_tui.tui.colors import HEALTH_MARKS, health_style, stage_style, version
+from mlops_tui.tui.labels import end, middle
+from mlops_tui.tui.widgets.shell.fitted_table import Fit, fit
 
 _HEALTH_ORDER = {
     h: i
@@ -35,29 +37,37 @@ _HEALTH_ORDER = {
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
-    label: str
-    width: int  # 0: takes the room left
     sort_key: Callable[[Model], Any]
-    needs: int = 0  # shown only when the table is at least this wide
+    fit: Fit
 
 
+#: The name and the owner (with its orphaned flag) get the room they need; the rest
+#: shrinks, then goes, as the terminal narrows (see widgets/shell/fitted_table).
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", 0, lambda m: m.name),
-    Column("stage", "Stage", 8, lambda m: (m.stage.position, m.name)),
-    Column("owner", "Owner", 10, lambda m: (m.owner, m.name)),
-    Column("version", "Ver", 5, lambda m: (m.version is None, m.version or 0, m.name)),
+    Column("name", lambda m: m.name, Fit("Name", 0, least=16, most=40, middle=True, keep=True)),
+    Column("stage", lambda m: (m.stage.position, m.name), Fit("Stage", 1, least=None)),
+    Column("owner", lambda m: (m.owner, m.name), Fit("Owner", 0, least=None, most=32)),
+    Column(
+        "version",
+        lambda m: (m.version is None, m.version or 0, m.name),
+        Fit("Ver", 2, least=None),
+    ),
     Column(
         "prod",
-        "Prod",
-        5,
         lambda m: (m.production_version is None, m.production_version or 0, m.name),
+        Fit("Prod", 2, least=None),
     ),
-    Column("health", "Health", 10, lambda m: (_HEALTH_ORDER[m.health], m.name)),
-    Column("updated", "Updated", 9, lambda m: m.updated_at, needs=70),
-    Column("tags", "Tags", 0, lambda m: (",".join(m.tags), m.name), needs=100),
+    Column("health", lambda m: (_HEALTH_ORDER[m.health], m.name), Fit("Health", 1, least=None)),
+    Column("updated", lambda m: m.updated_at, Fit("Updated", 3, least=7, most=9)),
+    Column("tags", lambda m: (",".join(m.tags), m.name), Fit("Tags", 4, least=8, most=60)),
 )
-NAME_MIN = 16
-NAME_MAX = 40
+#: Cells a header needs beyond its label: the sort arrow.
+ARROW = 2
+#: How an owner who left reads: the model is orphaned.
+ORPHANED_TEXT = " (orphaned)"
+ORPHANED = len(ORPHANED_TEXT)
+#: The columns whose cells keep their end when cut (names that share a prefix).
+MIDDLE = frozenset(c.key for c in COLUMNS if c.fit.middle)
 
 
 @dataclass(slots=True)
@@ -119,7 +129,7 @@ class ModelTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.cursor = 0
         self._ages: dict[str, str] = {}
-        self._longest = 0
+        self._naturals: list[int] = [len(c.fit.label) + ARROW for c in COLUMNS]
 
     # -- data ------------------------------------------------------------------------
     @property
@@ -149,7 +159,7 @@ class ModelTable(ScrollView, can_focus=True):
             for m in models
         ]
         self._ages.clear()
-        self._longest = max((len(m.name) for m in models), default=0)
+        self._naturals = self._measure(models)
         self._sort()
         self._apply(keep)
 
@@ -251,21 +261,38 @@ class ModelTable(ScrollView, can_focus=True):
             self.action_select()
 
     # -- drawing ---------------------------------------------------------------------
+    def _measure(self, models: list[Model]) -> list[int]:
+        """Each column's natural width over all models (not only those shown, so the
+        columns stay put while filtering). Characters, not cells: names and owners are
+        ASCII by validation, and a wide character in a tag is cut when drawn anyway; len is
+        what keeps this to a few ms for 10,000 models."""
+        left = self._left()
+        owners = {m.owner for m in models}
+        longest = {
+            "name": max(map(len, (m.name for m in models)), default=0),
+            "owner": max((len(o) + (ORPHANED if o in left else 0) for o in owners), default=0),
+            "stage": max(len(s.value) for s in Stage),
+            "version": len(version(max((m.version or 0 for m in models), default=0))),
+            "prod": len(version(max((m.production_version or 0 for m in models), default=0))),
+            "health": max(len(h.value) + 2 for h in Health),
+            "updated": 9,
+            "tags": max((len(", ".join(m.tags)) for m in models), default=0),
+        }
+        out = []
+        for column in COLUMNS:
+            widest = max(len(column.fit.label) + ARROW, longest[column.key])
+            most = column.fit.most
+            out.append(min(widest, most) if most is not None else widest)
+        return out
+
     def _columns(self, width: int) -> list[Column]:
-        return [c for c in COLUMNS if width >= c.needs]
+        return [c for c, _ in self._widths(width)]
 
     def _widths(self, width: int) -> list[tuple[Column, int]]:
-        """Fixed columns as declared; the name as wide as the longest (within limits) and
-        the tags, when shown, take what is left."""
-        columns = self._columns(width)
-        room = width - 1 - sum(c.width + 1 for c in columns if c.width)
-        flexible = [c for c in columns if not c.width]
-        if len(flexible) == 1:
-            name = max(NAME_MIN, room - 1)
-            return [(c, c.width or name) for c in columns]
-        name = max(NAME_MIN, min(self._longest + 1, NAME_MAX, room - 2 - 12))
-        tags = max(1, room - 2 - name)
-        return [(c, c.width or (name if c.key == "name" else tags)) for c in columns]
+        """The columns shown at `width` and their widths: a space before each, and one at
+        the left edge."""
+        widths = fit([c.fit for c in COLUMNS], self._naturals, width - 1, gap=1)
+        return [(c, w) for c, w in zip(COLUMNS, widths, strict=True) if w]
 
     def _column_at(self, x: int) -> Column | None:
         left = 1
@@ -289,7 +316,7 @@ class ModelTable(ScrollView, can_focus=True):
         style = base + self.get_component_rich_style("model-table--header")
         segments = [Segment(" ", style)]
         for column, cells in self._widths(width):
-            label = column.label
+            label = column.fit.label
             if column.key == self.sort_column:
                 label += " ↓" if self.sort_reverse else " ↑"
             segments.append(Segment(set_cell_size(label, cells) + " ", style))
@@ -311,7 +338,7 @@ class ModelTable(ScrollView, can_focus=True):
             "name": (m.name, style),
             "stage": (m.stage.value, style + stage_style(m.stage)),
             "owner": (  # an owner who left makes the model orphaned
-                f"{m.owner} (orphaned)" if m.owner in self._left() else m.owner,
+                f"{m.owner}{ORPHANED_TEXT}" if m.owner in self._left() else m.owner,
                 style,
             ),
             "version": (version(m.version), style),
@@ -326,6 +353,7 @@ class ModelTable(ScrollView, can_focus=True):
         segments = [Segment(" ", style)]
         for column, cells in self._widths(width):
             text, cell_style = values[column.key]
+            text = middle(text, cells) if column.key in MIDDLE else end(text, cells)
             segments.append(Segment(set_cell_size(text, cells), cell_style))
             segments.append(Segment(" ", style))
         return Strip(segments).adjust_cell_length(width, style)
