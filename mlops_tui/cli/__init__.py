@@ -83,9 +83,18 @@ def main(argv: list[str] | None = None) -> None:
             return
         from mlops_tui.cli.app import app
 
+        if "_MLOPS_COMPLETE" in os.environ:  # the shell asks what to complete
+            import typer
+
+            from mlops_tui.cli import completion
+
+            command = typer.main.get_command(app)
+            completion.attach(command)
+            command.main(args=args, prog_name="mlops")
+            return
         app(args=args, prog_name="mlops")
     except MlopsError as exc:
-        sys.stderr.write(f"mlops: {exc.message}\n")
+        sys.stderr.write(f"mlops: {exc.cli_message}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("mlops: interrupted\n")

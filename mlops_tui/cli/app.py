@@ -10,6 +10,7 @@ from mlops_tui.cli import (
     audit,  # the audit chain
     builds,
     data,
+    doctor,
     gc,
     git,
     handoffs,  # handing models over
@@ -27,7 +28,7 @@ from mlops_tui.cli.common import CliSettings, current_settings
 app = typer.Typer(
     name="mlops",
     help="Track every model through Plan → Build → Test → Deploy → Monitor, as a team.",
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -35,7 +36,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"mlops-tui {__version__}")
+        from mlops_tui.store.migrations import LATEST
+
+        # The schema too: what a bug report needs, and what tells two releases apart.
+        typer.echo(f"mlops-tui {__version__} (database schema v{LATEST})")
         raise typer.Exit()
 
 
@@ -91,3 +95,16 @@ app.add_typer(audit.app, name="audit")
 team.register(app)  # user, settings
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(oncall.app, name="oncall")
+doctor.register(app)
+
+
+def _one_suggestion(group: typer.Typer) -> None:
+    """Click (8.4 on) suggests a close command itself; Typer's own suggestion would say
+    "Did you mean" a second time."""
+    group.suggest_commands = False
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_suggestion(sub.typer_instance)
+
+
+_one_suggestion(app)

@@ -141,6 +141,7 @@ READ_ONLY = {
     "settings list",
     "handoff list",
     "oncall",
+    "doctor",
 }
 
 
