@@ -20,9 +20,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# After the board closes: how to reach `mlops` and the demo data from your own shell.
+define AFTER_DEMO
+
+The demo data is in $(DEMO_DB). To go on from your shell:
+  source $(VENV)/bin/activate        # or run $(BIN)/mlops directly
+  export MLOPS_DB=$(DEMO_DB)
+  mlops status                        # mlops opens the board again; mlops --help for the rest
+endef
+export AFTER_DEMO
+
 demo: install
-	@echo "demo database: $(DEMO_DB)  (use it later with: export MLOPS_DB=$(DEMO_DB))"
 	MLOPS_DB=$(DEMO_DB) $(BIN)/mlops demo
+	@echo "$$AFTER_DEMO"
 
 test: install
 	$(BIN)/python -m compileall -q mlops_tui
