@@ -104,7 +104,8 @@ def status_at(
     now = ctx.clock()
     if at > now:
         raise InvalidInput(
-            f"{_when(at)} is in the future (it is now {_when(now)}): time travel shows the past",
+            f"the date {_when(at)} is in the future (it is now {_when(now)}): time travel "
+            "shows the past",
             cli="for now, `mlops status`",
         )
     if name is None:

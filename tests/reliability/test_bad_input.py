@@ -102,7 +102,7 @@ def test_notes_are_stored_exactly_or_refused(ctx: Context, in_build: str, note: 
         assert queries.head(ctx) == before  # nothing written
         return
     except MoveRefused as exc:
-        assert not note.strip() and "add --note" in exc.message
+        assert not note.strip() and "add --note" in exc.cli_message
         return
     (event,) = queries.history(ctx, model=in_build, limit=1)
     assert event.data["note"] == note.strip()

@@ -14,9 +14,10 @@ import time
 from collections import Counter
 
 from mlops_tui.domain import MODEL_MOVED, ROLE_SET
-from mlops_tui.services import audit, lifecycle, queries
+from mlops_tui.services import audit, lifecycle, queries, team
 from mlops_tui.services.context import Context
 from tests.reliability.helpers import assert_state_is_the_replayed_history, worker
+from tests.reliability.worker import PEOPLE
 
 WORKERS = 8
 CHANGES = 100
@@ -27,6 +28,8 @@ def test_eight_processes_lose_nothing_and_double_nothing(db_url: str, ctx: Conte
     names = [f"w{i}" for i in range(WORKERS)]
     for name in [*SHARED, *names]:
         lifecycle.add_model(ctx, name, owner=ctx.actor)
+    for person in PEOPLE:  # whom the workers make owners
+        team.add_user(ctx, person)
     before = {e.id for e in queries.history(ctx, limit=0)}
     start_at = time.time() + 4  # after every interpreter has started and connected
     procs = [

@@ -57,9 +57,9 @@ def test_simultaneous_handoffs_of_one_model_make_one_and_refuse_the_other(
         (won,), (lost,) = made, refused
         assert isinstance(lost, AlreadyExists), (name, repr(lost))
         assert lost.exit_code == 2
-        assert lost.message == (
+        assert lost.cli_message == (
             f"{name} already has a pending handoff #{won.id} to {won.to_user}: "
-            f"cancel it first (`mlops handoff cancel {won.id}`)"
+            f"cancel it first; `mlops handoff cancel {won.id}`"
         )
         pending = handoffs.pending(ctx, model=name)
         assert [h.id for h in pending] == [won.id]
