@@ -11,16 +11,17 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
-from mlops_tui.domain import Alert, Handoff, Model
+from mlops_tui.domain import Alert, Handoff, Health, Model
 from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.store import Change
 from mlops_tui.tui import prefs
@@ -38,6 +39,9 @@ from mlops_tui.tui.screens.move import MoveScreen
 from mlops_tui.tui.screens.oncall import OncallScreen
 from mlops_tui.tui.widgets.shell.views import VIEWS
 
+if TYPE_CHECKING:
+    from mlops_tui.services.monitoring import CheckOutcome
+
 #: How long the listening thread waits at a time: a bound on how long closing the app waits
 #: for it, not on how fast a change shows (a notice ends the wait at once).
 LISTEN_WAIT_S = 0.5
@@ -46,6 +50,53 @@ LISTEN_WAIT_S = 0.5
 #: Textual's palette entries that MlopsCommands offers in its own words (app: Theme…, app:
 #: Keys, app: Quit).
 OURS = frozenset({"Theme", "Keys", "Quit"})
+
+#: How a check's health reads as a notification: a critical model must not slip by.
+CHECK_SEVERITY: dict[Health, SeverityLevel] = {
+    Health.OK: "information",
+    Health.WARN: "warning",
+    Health.CRITICAL: "error",
+}
+
+
+def check_notice(outcome: CheckOutcome) -> tuple[str, str, SeverityLevel]:
+    """(title, message, severity) for a check run from the keyboard.
+
+    The CLI's one-liner is built to be grepped; a notification is read once, so it says in
+    sentences what the person needs to act on: the health, which metrics crossed their
+    thresholds and why the model is not answering, and whether the check opened an alert
+    and sent the model back to Plan (the model keeps serving all the same).
+    """
+    from mlops_tui.services.monitoring import UP
+
+    check = outcome.check
+    version = f"v{check.version}" if check.version is not None else "production"
+    sentences = [f"{outcome.model} {version}: health {check.health}."]
+    crossed = [
+        f"{metric} = {value:g}, past its {status} threshold"
+        for metric, value, status in outcome.results
+        if metric != UP and value is not None and status != Health.OK
+    ]
+    if crossed:
+        sentences.append("; ".join(crossed) + ".")
+    if outcome.problems:
+        sentences.append("; ".join(outcome.problems) + ".")
+    if not crossed and not outcome.problems:
+        measured = any(metric != UP for metric, _, _ in outcome.results)
+        sentences.append(
+            "Every metric is within its thresholds." if measured else "It answers its health check."
+        )
+    if outcome.opened:
+        opened = (
+            f"An alert (#{outcome.opened[0].id}) was opened"
+            if len(outcome.opened) == 1
+            else f"{len(outcome.opened)} alerts were opened"
+        )
+        if outcome.moved_to_plan:
+            opened += f" and the model went back to Plan; {version} keeps serving"
+        sentences.append(opened + ".")
+    severity = CHECK_SEVERITY.get(check.health, "warning")
+    return f"Checked {outcome.model}", " ".join(sentences), severity
 
 
 class MlopsApp(App[None]):
@@ -87,6 +138,7 @@ class MlopsApp(App[None]):
         self.data_signal: Signal[Snapshot] = Signal(self, "data")
         self.problem_signal: Signal[str | None] = Signal(self, "problem")
         self._poll_gate = threading.Lock()
+        self._checking: set[str] = set()  # models whose check is running: one at a time
         self._stop_listening = threading.Event()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -184,7 +236,8 @@ class MlopsApp(App[None]):
     def show_error(self, exc: MlopsError) -> None:
         if isinstance(exc, StoreUnavailable):
             self.set_problem(exc.message)
-        self.notify(exc.message, title=exc.title, severity="error")
+        # Plain text: a message that names `[monitor]` in mlops.toml is not markup.
+        self.notify(exc.message, title=exc.title, severity="error", markup=False)
 
     # -- actions shared by the screens -----------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -270,6 +323,44 @@ class MlopsApp(App[None]):
                 self.push_screen(DeployScreen(name, rollback=rollback, rollback_to=to))
 
         self.push_screen(ConfirmScreen(question), answer)
+
+    # -- health check --------------------------------------------------------------------
+    def check_model(self, model: Model | None) -> None:
+        """Check a production model's health now, from the model or the on-call review,
+        without waiting for the next `mlops check` round; the outcome, and any alert or move
+        it led to, arrives as a notification. One check per model at a time: a second C
+        while one waits on a slow model would only probe it twice."""
+        if model is None:
+            self.notify("Select a model first", severity="warning")
+            return
+        name = model.name
+        if name in self._checking:
+            self.notify(f"{name} is being checked already", title="Health check")
+            return
+        self._checking.add(name)
+        self.notify(f"Checking {name}…", title="Health check", timeout=2)
+        self._check(name)
+
+    @work(thread=True, group="check")
+    def _check(self, name: str) -> None:
+        try:
+            outcome = self.backend.check(name)
+        except MlopsError as exc:
+            self._from_thread(self._checked, name, exc)
+        except Exception as exc:  # shown, never a traceback
+            self._from_thread(self._checked, name, MlopsError(f"{type(exc).__name__}: {exc}"))
+        else:
+            self._from_thread(self._checked, name, outcome)
+
+    def _checked(self, name: str, outcome: CheckOutcome | MlopsError) -> None:
+        self._checking.discard(name)
+        if isinstance(outcome, MlopsError):
+            self.show_error(outcome)
+        else:
+            title, text, severity = check_notice(outcome)
+            timeout = None if severity == "information" else 15
+            self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)
+        self.poll(force=True)  # health, alerts and stage on every screen
 
     def ack_alert(self, alert: Alert) -> None:
         """Ask for an optional note (escape cancels), then acknowledge: from the alerts list

@@ -1,9 +1,11 @@
 """The TUI's only door to the data: the same services as the CLI, one call at a time.
 
 Workers run on several threads, but a SQLite connection must never be used by two threads
-at once, so every call goes through one lock. Reconnecting is the store's job; this layer
-only turns the driver errors a store lets through into `StoreUnavailable`, so the app can
-show its banner instead of a traceback.
+at once, so every call goes through one lock. A call that may wait on something outside the
+database (a health check probing a model) runs on a connection of its own instead, so the
+board's polls never queue behind it. Reconnecting is the store's job; this layer only turns
+the driver errors a store lets through into `StoreUnavailable`, so the app can show its
+banner instead of a traceback.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mlops_tui.store.base import Watch
 if TYPE_CHECKING:
     # Imported where used, so opening the TUI does not load every service up front.
     from mlops_tui.services.approvals import Approval
-    from mlops_tui.services.monitoring import LoopSummary
+    from mlops_tui.services.monitoring import CheckOutcome, LoopSummary
     from mlops_tui.services.oncall import Review
     from mlops_tui.services.timetravel import ModelAt
 
@@ -108,6 +110,23 @@ class Backend:
                 self._broken = True
                 raise StoreUnavailable(f"cannot use the database {self.location}: {exc}") from exc
 
+    def _own(self, fn: Callable[[Context], T]) -> T:
+        """Run `fn` on a connection of its own, outside the lock: for work that waits on
+        the network, which must not hold up every other read. Its failures say nothing of
+        the shared connection, so they do not mark it broken."""
+        from mlops_tui.tui.session import own_context
+
+        self._call(lambda: self.ctx)  # who is acting: resolved once, on the shared store
+        try:
+            with own_context(self) as ctx:
+                return fn(ctx)
+        except MlopsError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] not in _DRIVERS:
+                raise
+            raise StoreUnavailable(f"cannot use the database {self.location}: {exc}") from exc
+
     def _reopen(self) -> None:
         """Start over with a new connection after a failure: a SQLite connection that once
         read a damaged file keeps failing even after the file is repaired."""
@@ -182,6 +201,15 @@ class Backend:
         from mlops_tui.services import monitoring
 
         return self._call(lambda: monitoring.summary(self.ctx, name))
+
+    def check(self, name: str) -> CheckOutcome:
+        """Check one production model now and record the outcome, as `mlops check NAME`.
+        The probes can wait seconds on a model that does not answer, hence its own
+        connection."""
+        from mlops_tui.services import monitoring
+
+        (outcome,) = self._own(lambda ctx: monitoring.check(ctx, name))
+        return outcome
 
     def deploy_plan(self, name: str) -> str:
         """What `d` would deploy, and where, for its confirmation."""

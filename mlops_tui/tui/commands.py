@@ -103,7 +103,7 @@ def _registry_commands(app: MlopsApp) -> Iterator[Command]:
     )
 
 
-# -- test, deploy, rollback ----------------------------------------------------------------
+# -- test, deploy, rollback, check ---------------------------------------------------------
 def _loop_model_commands(app: MlopsApp, model: Model) -> Iterator[Command]:
     name = model.name
     yield (
@@ -121,3 +121,9 @@ def _loop_model_commands(app: MlopsApp, model: Model) -> Iterator[Command]:
         lambda: app.rollback_model(model),
         f"Return {name} to its previous production version (R on the model)",
     )
+    if model.production_version is not None:  # nothing serves otherwise: nothing to check
+        yield (
+            "model: Check health",
+            lambda: app.check_model(model),
+            f"Check {name}'s production version now: health, metrics, alerts (C on the model)",
+        )

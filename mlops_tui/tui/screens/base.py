@@ -43,9 +43,15 @@ class MlopsScreen(Screen[None]):
         yield from self.compose_body()
         yield Footer()
 
+    #: below this width the footer leaves out its command palette hint, for a screen whose
+    #: own keys need the room at 80 columns (ctrl+p still works, and `?` lists it)
+    PALETTE_HINT_WIDTH = 0
+
     def on_resize(self, event: events.Resize) -> None:
         # Narrow terminals: tighter key hints, so every key still fits on the one line.
-        self.query_one(Footer).compact = event.size.width < 100
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < 100
+        footer.show_command_palette = event.size.width >= self.PALETTE_HINT_WIDTH
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -41,6 +41,8 @@ class DetailScroll(VerticalScroll):
 
 class DetailScreen(MlopsScreen):
     SUB_TITLE = "Model"
+    # The loop's keys, escape and quit fill 80 columns by themselves.
+    PALETTE_HINT_WIDTH = 100
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         # In the loop's order: move, build, test, deploy, then the rest.
@@ -49,6 +51,7 @@ class DetailScreen(MlopsScreen):
         Binding("t", "test", "Test"),
         Binding("d", "deploy", "Deploy"),
         Binding("R", "rollback", "Rollback"),
+        Binding("C", "check", "Check", id="model.check"),
         # Out of the footer, which must fit 80 columns; `?` and the palette list them.
         Binding("g", "git", "Git", show=False),
         Binding("h", "hand_over", "Hand over", show=False),
@@ -157,7 +160,7 @@ class DetailScreen(MlopsScreen):
 
         self.mlops.push_screen(TimeTravelScreen(self.model_name))
 
-    # -- test, deploy, rollback -----------------------------------------------------------
+    # -- test, deploy, rollback, check ----------------------------------------------------
     def action_test(self) -> None:
         self.mlops.test_model(self.model)
 
@@ -166,6 +169,9 @@ class DetailScreen(MlopsScreen):
 
     def action_rollback(self) -> None:
         self.mlops.rollback_model(self.model)
+
+    def action_check(self) -> None:
+        self.mlops.check_model(self.model)
 
     # -- hand over, changes since the owner last looked ---------------------------------
     def action_hand_over(self) -> None:

@@ -81,7 +81,7 @@ class GitScreen(MlopsScreen):
 
     def _show_error(self, exc: MlopsError) -> None:
         self.query_one("#git-state", Static).update(f"{self.model_name}: {exc.message}")
-        self.app.notify(exc.message, title=exc.title, severity="error")
+        self.app.notify(exc.message, title=exc.title, severity="error", markup=False)
 
     @work(thread=True, group="git-write")
     def _run(self, what: str, action: Callable[[Context], str]) -> None:
@@ -90,7 +90,7 @@ class GitScreen(MlopsScreen):
                 message = action(ctx)
         except MlopsError as exc:
             self.app.call_from_thread(
-                self.app.notify, exc.message, title=exc.title, severity="error"
+                self.app.notify, exc.message, title=exc.title, severity="error", markup=False
             )
         else:
             self.app.call_from_thread(self.app.notify, message, title=what)

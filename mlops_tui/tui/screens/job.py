@@ -124,7 +124,7 @@ class JobScreen(MlopsScreen, Generic[R]):
 
     def _failed(self, error: MlopsError) -> None:
         self.running = False
-        self.app.notify(error.message, title=error.title, severity="error")
+        self.app.notify(error.message, title=error.title, severity="error", markup=False)
         self._finished(f"{error.title}: {error.message}")
 
     def _finished(self, text: str) -> None:

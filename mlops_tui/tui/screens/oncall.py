@@ -1,6 +1,6 @@
 """The on-call review: every production model, most urgent first, with the keys a shift
-needs: acknowledge the model's alert (a), open its history (enter), roll back (R, asks
-first), hand it over (h)."""
+needs: acknowledge the model's alert (a), open its history (enter), check its health now
+(C), roll back (R, asks first), hand it over (h)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ class OncallScreen(MlopsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "History"),
         Binding("a", "ack", "Acknowledge"),
+        Binding("C", "check", "Check", id="model.check"),
         Binding("R", "rollback", "Rollback"),
         Binding("h", "hand_over", "Hand over"),
     ]
@@ -133,6 +134,9 @@ class OncallScreen(MlopsScreen):
         """enter on a row: the model's detail with its history."""
         if (model := self.selected_model) is not None:
             self.mlops.open_model(model.name)
+
+    def action_check(self) -> None:
+        self.mlops.check_model(self.selected_model)
 
     def action_rollback(self) -> None:
         self.mlops.rollback_model(self.selected_model)
