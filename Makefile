@@ -27,6 +27,8 @@ The demo data is in $(DEMO_DB). To go on from your shell:
   source $(VENV)/bin/activate        # or run $(BIN)/mlops directly
   export MLOPS_DB=$(DEMO_DB)
   mlops status                        # mlops opens the board again; mlops --help for the rest
+The example model's repository is $(dir $(DEMO_DB))iris-classifier: its README.md takes it
+round the loop (build, test, deploy, check, drift, rollback) from the keys.
 endef
 export AFTER_DEMO
 

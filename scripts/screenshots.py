@@ -2,7 +2,8 @@
 
 The data is seeded at a fixed time and the app runs on the same fixed clock, so the pictures
 only change when the TUI does. Writes screenshots/{board,help,move,detail,models,oncall,
-inbox,alerts}.svg.
+inbox,alerts}.svg, and, with a Docker engine, build.svg and deploy.svg: the demo's example
+model building and deploying, its log streaming.
 
     .venv/bin/python scripts/screenshots.py [--size 120x36]
 """
@@ -24,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 
 
-async def shoot(db: str, out: Path, size: tuple[int, int], showcase: str) -> list[Path]:
+async def shoot(
+    db: str, out: Path, size: tuple[int, int], showcase: str, with_engine: bool
+) -> list[Path]:
     from mlops_tui.tui.app import MlopsApp
     from mlops_tui.tui.screens.detail import DetailScreen
 
@@ -59,7 +62,41 @@ async def shoot(db: str, out: Path, size: tuple[int, int], showcase: str) -> lis
         for key, view in (("3", "oncall"), ("4", "inbox"), ("5", "alerts")):
             await pilot.press(key)
             await save(view)
+        if with_engine:
+            await pilot.press("1")
+            await the_loop(app, pilot, save, db)
     return written
+
+
+async def the_loop(app, pilot, save, db: str) -> None:
+    """The example model built and deployed from its page, each log streaming to its end."""
+    from mlops_tui.services import example, lifecycle, testing
+    from mlops_tui.services.context import Context
+    from mlops_tui.store import open_store
+    from mlops_tui.tui.screens.confirm import ConfirmScreen
+    from mlops_tui.tui.screens.job import JobScreen
+
+    async def run(key: str, name: str, confirm: bool = False) -> None:
+        await pilot.press(key)
+        if confirm:  # the deploy names its version and target first
+            while not isinstance(app.screen, ConfirmScreen):
+                await pilot.pause(0.05)
+            await pilot.press("y")
+        while not isinstance(app.screen, JobScreen) or app.screen.running:
+            await pilot.pause(0.1)
+        await save(name)
+        await pilot.press("escape")
+
+    with open_store(db) as store:  # the steps between the shots, as a teammate's CLI would
+        ctx = Context(store, "demo", clock=lambda: NOW)
+        lifecycle.move(ctx, example.NAME, "build")
+        app.open_model(example.NAME)
+        await run("b", "build")
+        lifecycle.move(ctx, example.NAME, "test")
+        testing.run(ctx, example.NAME)
+        lifecycle.move(ctx, example.NAME, "deploy")
+        await pilot.pause(1.5)  # the page sees the new stage
+        await run("d", "deploy", confirm=True)
 
 
 def main() -> None:
@@ -72,6 +109,8 @@ def main() -> None:
     time.tzset()
     os.environ.pop("NO_COLOR", None)
 
+    from mlops_tui.services import example
+    from mlops_tui.services.context import Context
     from mlops_tui.services.demo import seed
     from mlops_tui.store import open_store
 
@@ -83,11 +122,35 @@ def main() -> None:
         db = str(Path(tmp) / "demo.db")
         with open_store(db) as store:
             seed(store, models=24, now=NOW, me="demo")
+            example.create(Context(store, "demo", clock=lambda: NOW), tmp)
             # The most eventful model in production: the detail shot shows its health.
             serving = [m for m in store.list_models() if m.production_version is not None]
             showcase = max(serving, key=lambda m: (m.health != "ok", m.name)).name
-        for path in asyncio.run(shoot(db, out, (cols, rows), showcase)):
+        why = example.docker_note()
+        if why is not None:
+            print(f"no build.svg or deploy.svg: {why}", file=sys.stderr)
+        try:
+            shots = asyncio.run(shoot(db, out, (cols, rows), showcase, why is None))
+        finally:
+            if why is None:
+                stop_example_container()
+        for path in shots:
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def stop_example_container() -> None:
+    """The deploy shot leaves the example serving: nothing is left running afterwards."""
+    from mlops_tui.adapters.docker_engine import DockerEngine
+    from mlops_tui.services import deploys, example
+
+    engine = DockerEngine()
+    try:
+        for name in (deploys.container_name(example.NAME),):
+            found = engine.container(name)
+            if found is not None:
+                engine.remove(found)
+    finally:
+        engine.close()
 
 
 if __name__ == "__main__":

@@ -4,15 +4,12 @@ locally with `docker import` (no registry is reachable)."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import time
 
-BASE_IMAGE = "mlops-busybox:local"
-APPLETS = ("sh", "httpd", "echo", "cat", "ls", "sleep", "wget", "false", "true", "printf")
+BASE_IMAGE = "mlops-busybox:local"  # what the product's DockerEngine.local_base makes
 
 
 def _client():
@@ -49,28 +46,14 @@ def ensure_engine():
 
 
 def ensure_base_image(client) -> str | None:
-    """Import a busybox image from Debian's busybox-static; None when busybox is missing."""
-    import docker
+    """The product's own local base (busybox-static imported); None when busybox is missing."""
+    from mlops_tui.adapters.docker_engine import DockerEngine
+    from mlops_tui.errors import EngineError
 
+    engine = DockerEngine()
     try:
-        client.images.get(BASE_IMAGE)
-        return BASE_IMAGE
-    except docker.errors.ImageNotFound:
-        pass
-    busybox = shutil.which("busybox")
-    if busybox is None:
+        return engine.local_base()
+    except EngineError:
         return None
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(link)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
-        tar.addfile(tmp)
-    client.api.import_image_from_data(
-        buf.getvalue(), repository=BASE_IMAGE.split(":")[0], tag=BASE_IMAGE.split(":")[1]
-    )
-    return BASE_IMAGE
+    finally:
+        engine.close()

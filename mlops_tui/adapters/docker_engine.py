@@ -4,6 +4,9 @@ log streamed line by line and the engine's failures turned into one clear messag
 from __future__ import annotations
 
 import contextlib
+import io
+import shutil
+import tarfile
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -13,6 +16,25 @@ import docker
 from docker.errors import APIError, DockerException
 
 from mlops_tui.errors import BuildCancelled, BuildFailed, EngineError
+
+#: The base `local_base` makes, and the busybox applets it links.
+LOCAL_BASE = "mlops-busybox:local"
+APPLETS = ("sh", "httpd", "echo", "cat", "ls", "sleep", "wget", "false", "true", "printf")
+
+
+def _busybox_tar(busybox: str) -> bytes:
+    """A root filesystem of one static busybox and its applets' links, and a /tmp."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        tmp = tarfile.TarInfo("tmp")
+        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(tmp)
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -134,6 +156,33 @@ class DockerEngine:
             return self.client.images.get(ref).attrs
         except APIError as exc:
             raise EngineError(f"no image {ref}: {exc.explanation or exc}") from None
+
+    def local_base(self) -> str:
+        """A small base image made here, with no registry: Debian's busybox-static imported
+        as `mlops-busybox:local` (a shell, httpd, wget and a few tools). The demo's example
+        model builds on it, offline. Raises EngineError saying what to install."""
+        try:
+            self.client.images.get(LOCAL_BASE)
+            return LOCAL_BASE
+        except docker.errors.ImageNotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"cannot reach the Docker engine: {_engine_reason(exc)}") from None
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            raise EngineError(
+                f"no base image {LOCAL_BASE} and no busybox to make one from: install "
+                "busybox-static (apt-get install busybox-static), or tag any image that has "
+                f"sh and httpd as {LOCAL_BASE}"
+            )
+        repository, tag = LOCAL_BASE.split(":")
+        self._call(
+            f"making {LOCAL_BASE}",
+            lambda: self.api.import_image_from_data(
+                _busybox_tar(busybox), repository=repository, tag=tag
+            ),
+        )
+        return LOCAL_BASE
 
     # -- containers (tests in the image, deployments) -----------------------------------
     def _call(self, what: str, fn: Any) -> Any:

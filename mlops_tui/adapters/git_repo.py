@@ -4,6 +4,7 @@ Git's failures turned into one clear message each."""
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import tarfile
 from dataclasses import dataclass
@@ -113,6 +114,27 @@ class GitRepo:
         # Never stop to ask for credentials: fail with a message instead.
         self.repo.git.update_environment(GIT_TERMINAL_PROMPT="0")
         self.path = path
+
+    @classmethod
+    def create(cls, path: str, files: dict[str, str], message: str, author: str) -> GitRepo:
+        """A new repository at `path` (which must not hold one) with `files` committed on
+        `main` by `author`: the demo's example model starts as a real, committed project."""
+        try:
+            repo = git.Repo.init(path, initial_branch="main")
+            with repo.config_writer() as cfg:
+                cfg.set_value("user", "name", author)
+                cfg.set_value("user", "email", f"{author}@example.com")
+            for name, text in files.items():
+                target = os.path.join(path, name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as out:
+                    out.write(text)
+            repo.git.add("--all", "--", ".")
+            repo.git.commit("--quiet", "-m", message)
+        except (GitCommandError, OSError) as exc:
+            why = _reason(exc) if isinstance(exc, GitCommandError) else str(exc)
+            raise GitError(f"cannot create a repository at {path}: {why}") from None
+        return cls(path)
 
     def resolve(self, ref: str) -> str:
         """The full SHA of the commit `ref` names."""

@@ -102,8 +102,11 @@ def demo(
     models: int = typer.Option(24, "--models", min=1, max=5000, help="How many models."),
     no_tui: bool = typer.Option(False, "--no-tui", help="Only seed; do not open the board."),
 ) -> None:
-    """Fill the database with a demo team, then open the board."""
+    """Fill the database with a demo team and an example model with a real repository to
+    take round the loop, then open the board."""
+    from mlops_tui import config
     from mlops_tui.services import demo as demo_service
+    from mlops_tui.services import example
 
     with session() as ctx:
         existing = ctx.store.count_models()
@@ -112,6 +115,14 @@ def demo(
         else:
             events = demo_service.seed(ctx.store, models=models, me=ctx.actor)
             output.info(f"seeded {models} models and {events} events in {ctx.store.location}")
+            folder = example.folder_for(config.database_url(current_settings().db))
+            made = example.create(ctx, folder)
+            output.info(
+                f"{made.model.name}: an example model with a real repository at "
+                f"{made.model.repo}; its README.md takes it round the loop"
+            )
+            if (why := example.docker_note()) is not None:
+                output.info(f"note: {why}")
     if no_tui:
         return
     from mlops_tui.cli.app import tui

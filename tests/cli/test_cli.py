@@ -286,14 +286,33 @@ def test_status_stays_light(db: str) -> None:
     assert result.stderr.strip().split() == []
 
 
-def test_demo_seeds_once(db_url: str) -> None:
-    result = run(db_url, "demo", "--models", "10", "--no-tui")
+def test_demo_seeds_once_with_an_example_model_in_a_real_repository(
+    db_url: str, tmp_path: Path, base_image: str
+) -> None:
+    folder = tmp_path / "data"  # on PostgreSQL, the example goes in the data folder
+    env = {"XDG_DATA_HOME": str(folder)}
+    result = run(db_url, "demo", "--models", "10", "--no-tui", **env)
     assert result.returncode == 0 and "seeded 10 models" in result.stderr
     rows = json.loads(ok(db_url, "status", "--json"))
-    assert len(rows) == 10 and len({r["stage"] for r in rows}) == 5
-    again = run(db_url, "demo", "--no-tui")
-    assert "already has 10 models" in again.stderr
-    assert len(json.loads(ok(db_url, "status", "--json"))) == 10
+    assert len(rows) == 11 and len({r["stage"] for r in rows}) == 5
+    example = json.loads(ok(db_url, "model", "show", "iris-classifier", "--json"))
+    assert (example["owner"], example["stage"]) == ("tester", "plan")
+    assert Path(example["repo"], ".git").is_dir()
+    assert f"an example model with a real repository at {example['repo']}" in result.stderr
+    assert "note:" not in result.stderr  # Docker is here: nothing to say
+    again = run(db_url, "demo", "--no-tui", **env)
+    assert "already has 11 models" in again.stderr
+    assert len(json.loads(ok(db_url, "status", "--json"))) == 11
+
+
+def test_the_demo_says_once_what_is_missing_without_docker(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    result = run(db, "demo", "--models", "3", "--no-tui", DOCKER_HOST="unix:///nowhere.sock")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "install docker.io" in notes[0]
+    assert (tmp_path / "iris-classifier" / "mlops.toml").is_file()  # next to the database
+    assert "iris-classifier" in ok(db, "status")
 
 
 def test_default_database_lives_in_the_data_folder(tmp_path: Path) -> None:
