@@ -45,16 +45,31 @@ async def test_the_example_goes_round_the_loop_from_the_keys(
         async with app.run_test(size=(80, 24)) as pilot:
             await loaded(pilot)
             app.open_model(example.NAME)
-            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+
+            async def settled() -> None:
+                """The page shows the model as the database has it now: a key pressed on
+                an older view would act on it, and the move would be refused as stale."""
+
+                def current() -> bool:
+                    page = app.screen
+                    if not isinstance(page, DetailScreen) or page.model is None:
+                        return False
+                    with open_store(db) as store:
+                        stored = store.get_model(example.NAME)
+                    return page.model.revision == stored.revision
+
+                await wait_for(pilot, current, timeout=10)
 
             async def move_on(to: Stage) -> None:
+                await settled()
                 await pilot.press("m")
-                await wait_for(pilot, lambda: isinstance(app.screen, MoveScreen))
+                await wait_for(pilot, lambda: isinstance(app.screen, MoveScreen), timeout=10)
                 await pilot.press("enter")  # the next stage is offered first
                 await wait_for(pilot, lambda: stage_of(db) == to, timeout=10)
-                await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+                await settled()
 
             async def run(key: str, confirm: bool = False) -> str:
+                await settled()
                 await pilot.press(key)
                 if confirm:  # a deploy names the version and the target first
                     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10)
@@ -76,6 +91,7 @@ async def test_the_example_goes_round_the_loop_from_the_keys(
             assert "deployed" in await run("d", confirm=True)
             assert get(port, "/health") == (200, "ok\n")
             await move_on(Stage.MONITOR)
+            await settled()
             await pilot.press("C")
             await wait_for(
                 pilot,
