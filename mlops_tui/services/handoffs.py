@@ -245,8 +245,9 @@ def accept(ctx: Context, handoff_id: int, *, ack_all: bool = False) -> tuple[Han
         raise InvalidInput(
             f"cannot accept handoff #{handoff.id} of {handoff.model}: not ticked: "
             f"{', '.join(unticked)}",
+            title="Checklist not done",
             cli="tick them in the inbox, or add --ack-all",
-            tui="tick them first (space)",
+            tui="tick them first: space ticks the highlighted item",
         )
     if model.owner != handoff.from_user:
         raise Conflict(

@@ -147,20 +147,8 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         if handoff is None:
             self.app.notify("No handoff selected", severity="warning")
             return
-        checklist = self.query_one(Checklist)
-        unticked = (
-            checklist.unticked
-            if checklist.handoff_id == handoff.id
-            else [c.item for c in handoff.checklist if not c.done]
-        )
-        if unticked:
-            self.app.notify(
-                f"Tick {_listing(unticked)} first: space ticks the highlighted item "
-                "of the checklist.",
-                title="Checklist not done",
-                severity="warning",
-            )
-            return
+        # The service refuses an unticked checklist and names the items: queued after the
+        # ticks, the accept sees them, and the rule lives in one place.
         backend = self.mlops.backend
         handoff_id = handoff.id
         self._write(
@@ -203,10 +191,3 @@ class InboxScreen(ApprovalsSection, MlopsScreen):
         handoff = self.selected
         if handoff is not None:
             self.mlops.open_model(handoff.model)
-
-
-def _listing(items: list[str]) -> str:
-    """ "a", "a and b", "a, b and c": the items to tick, as a sentence names them."""
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
