@@ -121,8 +121,7 @@ def create(ctx: Context, folder: str) -> Change:
     from mlops_tui.adapters.git_repo import GitRepo
 
     path = os.path.join(os.path.abspath(folder), NAME)
-    if not os.path.isdir(os.path.join(path, ".git")):
-        os.makedirs(path, exist_ok=True)
+    if not os.path.isdir(os.path.join(path, ".git")):  # GitRepo.create makes the folder
         message = "An example model to take round the loop"
         GitRepo.create(path, files(free_port()), message, ctx.actor)
     return lifecycle.add_model(
