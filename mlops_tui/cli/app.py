@@ -19,8 +19,10 @@ from mlops_tui.cli import (
     loop,  # test, deploy, rollback, check, alerts
     models,
     oncall,  # the on-call review
+    serve,  # the registry over HTTP
     status,
     team,  # people, settings
+    tokens,  # API tokens for serve
     webhook,
 )
 from mlops_tui.cli.common import CliSettings, current_settings
@@ -96,6 +98,8 @@ team.register(app)  # user, settings
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(oncall.app, name="oncall")
 doctor.register(app)
+serve.register(app)
+app.add_typer(tokens.app, name="token")
 
 
 def _one_suggestion(group: typer.Typer) -> None:

@@ -71,6 +71,12 @@ def _everyone(store: Store) -> list[str]:
     return [u.name for u in store.rows(schema.USERS, order="name")]
 
 
+def _tokens(store: Store) -> list[str]:
+    from mlops_tui.store import schema
+
+    return [t.name for t in store.rows(schema.TOKENS, order="name")]
+
+
 def _settings(_: click.Context) -> list[str]:
     from mlops_tui.services.team import SETTINGS
 
@@ -106,6 +112,9 @@ COMPLETERS: dict[tuple[str, str], Source | None] = {
     ("model add", "name"): None,
     ("owner set", "role"): _fixed(Role),
     ("rollback", "to"): None,
+    ("token", "name"): _from_store(_tokens),
+    ("token create", "name"): None,
+    ("token", "for_user"): EVERYONE,
 }
 
 

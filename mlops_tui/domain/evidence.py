@@ -209,6 +209,7 @@ class Alert:
     acked_by: str | None = None
     note: str | None = None
     resolved_at: datetime | None = None
+    fingerprint: str | None = None  # Alertmanager's, when it came from there
 
 
 TEST_STARTED = "test.started"

@@ -54,6 +54,18 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Token:
+    """An API token: what `mlops serve` admits a request as. Only the secret's hash is kept,
+    so neither the database nor an export can give a secret back."""
+
+    name: str
+    user: str
+    created_at: datetime
+    created_by: str
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChecklistItem:
     item: str
     done: bool = False
@@ -90,6 +102,8 @@ HANDOFF_CANCELLED = "handoff.cancelled"
 # An accepted handoff is recorded as owner.set (ROLE_SET) with `handoff: ID`, so everything
 # that replays ownership from the history sees it without knowing about handoffs.
 MODEL_LINKED = "model.linked"
+TOKEN_CREATED = "token.created"
+TOKEN_REVOKED = "token.revoked"
 
 DEFAULT_CHECKLIST = (
     "runbook",

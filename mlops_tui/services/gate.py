@@ -72,7 +72,9 @@ RULES: dict[str, Action] = {
     "gc": Action(MAINTAINER, "remove images and containers"),
     "approval-rule": Action(ADMIN, "change approval rules"),  # and never whom it binds
     "webhook": Action(ADMIN, "manage webhooks"),
+    "alertmanager": Action(KNOWN, "raise alerts on {m}"),
     "manage": Action(ADMIN, "manage people"),
+    "token": Action(ADMIN, "manage API tokens"),
     "settings": Action(ADMIN, "change the team's settings"),
     "import": Action(ADMIN, "import a history"),
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from mlops_tui import domain, modelconfig
 from mlops_tui.domain import (
@@ -311,15 +311,129 @@ def _back_to_plan(ctx: Context, name: str, alert: Alert) -> str | None:
     monitor, rework from elsewhere); the production version keeps serving."""
     from mlops_tui.services import lifecycle
 
+    if alert.threshold is not None:
+        what = f"{alert.metric} = {_num(alert.value)} ≥ critical {_num(alert.threshold)}"
+    else:
+        what = f"{alert.metric}" + (f" ({alert.detail})" if alert.detail else "")
     note = (
-        f"drift: {alert.metric} = {_num(alert.value)} ≥ critical {_num(alert.threshold)} "
-        f"(alert #{alert.id}); v{ctx.store.get_model(name).production_version} keeps serving"
+        f"drift: {what} (alert #{alert.id}); "
+        f"v{ctx.store.get_model(name).production_version} keeps serving"
     )
     try:
         lifecycle.move(ctx, name, Stage.PLAN, note=note)
     except MlopsError:
         return None
     return note
+
+
+class Notified(NamedTuple):
+    """One alert of an Alertmanager notification, as the team's monitoring raised it."""
+
+    model: str
+    name: str  # its alertname: the alert's metric here
+    firing: bool
+    fingerprint: str
+    detail: str = ""
+    value: float | None = None
+
+
+@dataclass
+class Received:
+    """What a notification changed: the alerts opened and resolved, the models sent back
+    to Plan (name -> the move's note), and how many alerts were already known."""
+
+    opened: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+    moved_to_plan: dict[str, str] = field(default_factory=dict)
+    known: int = 0
+
+
+@gate.writes("alertmanager")
+def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
+    """Alerts raised by the team's own Prometheus rules, delivered by Alertmanager: a firing
+    one opens an alert on its model and applies the model's `[monitor].on_drift` as a check
+    would; a resolved one resolves it. Alertmanager repeats itself (every repeat interval,
+    and a group's notification carries every alert still firing), so an alert is known by
+    its fingerprint and a repeat changes nothing. Every model is looked up before anything
+    is written: one unknown name refuses the whole notification."""
+    names = sorted({n.model for n in notified})
+    models = {}
+    for name in names:
+        models[name] = ctx.store.get_model(domain.validate_model_name(name))
+    for model in models.values():
+        gate.check(ctx, model)
+    out = Received()
+    at = ctx.clock()
+    with ctx.store.transaction() as tx:
+        for name in names:  # in name order, so two notifications never wait on each other
+            tx.models.lock(name)
+        rows = tx.rows(schema.ALERTS)
+        unresolved = Not(AlertStatus.RESOLVED)
+        appends: list[NewEvent] = []
+        for n in notified:
+            known = rows.get(model=n.model, fingerprint=n.fingerprint, status=unresolved)
+            if n.firing and known is None:
+                alert = rows.insert(
+                    {
+                        "model": n.model,
+                        "metric": n.name,
+                        "value": n.value,
+                        "threshold": None,
+                        "status": AlertStatus.OPEN,
+                        "opened_at": at,
+                        "detail": n.detail,
+                        "fingerprint": n.fingerprint,
+                    }
+                )
+                out.opened.append(alert)
+                appends.append(
+                    ctx.event(
+                        ALERT_OPENED,
+                        n.model,
+                        metric=n.name,
+                        detail=n.detail,
+                        alert=alert.id,
+                        source="alertmanager",
+                        fingerprint=n.fingerprint,
+                    )
+                )
+            elif not n.firing and known is not None:
+                done = rows.update({"status": AlertStatus.RESOLVED, "resolved_at": at}, id=known.id)
+                assert done is not None  # the model's row is held: nobody resolved it since
+                out.resolved.append(done)
+                appends.append(
+                    ctx.event(
+                        ALERT_RESOLVED,
+                        n.model,
+                        metric=n.name,
+                        alert=known.id,
+                        source="alertmanager",
+                    )
+                )
+            else:
+                out.known += 1
+        for event in appends:
+            tx.events.append(event)
+    for alert in out.opened:
+        model = models[alert.model]
+        if alert.model in out.moved_to_plan or model.stage == Stage.PLAN:
+            continue
+        if _on_drift(ctx, model) == "plan":
+            note = _back_to_plan(ctx, alert.model, alert)
+            if note is not None:
+                out.moved_to_plan[alert.model] = note
+    return out
+
+
+def _on_drift(ctx: Context, model: Model) -> str | None:
+    """The production version's `[monitor].on_drift`, or None when it has none to read."""
+    if model.production_version is None:
+        return None
+    try:
+        v = loopcfg.version_of(ctx, model, model.production_version)
+        return loopcfg.config_of(model, v).monitor_on_drift
+    except MlopsError:
+        return None
 
 
 @gate.writes("check", model="name")

@@ -320,6 +320,8 @@ TEAM_KINDS = frozenset(
         domain.HANDOFF_DECLINED,
         domain.HANDOFF_CANCELLED,
         domain.MODEL_LINKED,
+        domain.TOKEN_CREATED,
+        domain.TOKEN_REVOKED,
     }
 )
 
@@ -355,6 +357,10 @@ def describe(kind: str, d: dict[str, Any]) -> str:
         return f"handoff #{d.get('handoff')} declined"
     if kind == domain.HANDOFF_CANCELLED:
         return f"handoff #{d.get('handoff')} cancelled"
+    if kind == domain.TOKEN_CREATED:
+        return f"token {d.get('token')} created for {d.get('user')}"
+    if kind == domain.TOKEN_REVOKED:
+        return f"token {d.get('token')} of {d.get('user')} revoked"
     if kind == domain.MODEL_LINKED:
         return f"{d.get('link')}: {d.get('url') or 'removed'}"
     return ", ".join(f"{k}={v}" for k, v in d.items() if k != "note")

@@ -176,9 +176,19 @@ def _check_team(row: dict[str, Any]) -> None:
             domain.validate_user(row[key])
 
 
-# The team: people, shared settings, handoffs, model links
+def _check_token(row: dict[str, Any]) -> None:
+    """A token carries its secret's hash only: 64 hex digits, never a secret."""
+    domain.validate_user(row.get("name", ""), "token name")
+    domain.validate_user(row.get("person", ""), "token's person")
+    digest = row.get("hash")
+    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise ValueError("a token's hash must be 64 hexadecimal digits")
+
+
+# The team: people, shared settings, handoffs, model links, API tokens
 _TEAM_RECORDS: dict[str, _Record] = {
     "user": (_check_team, lambda r: r.get("name")),
+    "token": (_check_token, lambda r: r.get("name")),
     "setting": (_check_team, lambda r: r.get("key")),
     "handoff": (_check_team, lambda r: r.get("id")),
     "link": (_check_team, lambda r: (r.get("model"), r.get("kind"))),

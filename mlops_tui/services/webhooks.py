@@ -48,6 +48,7 @@ CATEGORIES = (
     "settings",  # settings.set
     "stage",  # stage.moved
     "test",  # test.started, test.finished, test.recorded
+    "token",  # token.created, token.revoked
     "user",  # user.added, user.changed
     "webhook",  # webhook.added, webhook.removed
 )

@@ -20,6 +20,7 @@ from mlops_tui.domain import (
     Stage,
     User,
 )
+from mlops_tui.errors import InvalidInput
 from mlops_tui.grants import Grant, Grants
 from mlops_tui.store.dialect import Anchor
 from mlops_tui.store.schema import R, Table
@@ -252,6 +253,19 @@ class Store(ABC):
     def database_user(self) -> str | None:
         """The database role of this connection (PostgreSQL), which no variable can spoof."""
 
+    def act_as(self, role: str | None) -> None:
+        """Act under the database role `role` from now on (None: the connection's own), so
+        that a server acting for many people lets the database decide who acts. Raises
+        PermissionDenied when the connection may not take that role, InvalidInput on a
+        database without roles."""
+        if role is not None:
+            raise InvalidInput(f"{self.backend} has no database roles to act as")
+
+    def roles_missing(self, roles: Iterable[str]) -> list[str]:
+        """Those of `roles` this connection could not act as (all of them on a database
+        without roles)."""
+        return sorted(roles)
+
     @abstractmethod
     def links(self, kind: str) -> dict[str, str]:
         """Return model -> url for every model with a link of `kind`."""
@@ -292,6 +306,14 @@ class Store(ABC):
     @abstractmethod
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         """The events with these ids (missing ones left out)."""
+
+    @abstractmethod
+    def last_ok_checks(self) -> dict[str, datetime]:
+        """Each model's last check that got an answer, from the monitoring clocks."""
+
+    @abstractmethod
+    def last_deploys(self) -> dict[str, datetime]:
+        """Each model's newest successful deployment or rollback: when it finished."""
 
     @abstractmethod
     def last_answered_checks(self, until: datetime) -> dict[str, datetime]:

@@ -16,7 +16,7 @@ from typing import Any
 from mlops_tui.domain import CHAIN_GENESIS as GENESIS
 from mlops_tui.domain import chain_hash
 from mlops_tui.store.dialect import Dialect
-from mlops_tui.store.schema import USERS, Table
+from mlops_tui.store.schema import ALERTS, USERS, Table
 
 #: the words of an event that `history --search` finds, as PostgreSQL indexes them: split
 #: at anything but letters and digits, as SQLite's FTS5 does ("model.created" is two words)
@@ -575,6 +575,25 @@ def add_service_accounts(m: Migration) -> None:
     m.add_column(USERS, "bot", "NOT NULL DEFAULT 0")
 
 
+def add_tokens_and_alert_sources(m: Migration) -> None:
+    """API tokens for `mlops serve` (the secret's hash only), and the Alertmanager
+    fingerprint of an alert that came from there, so a repeated notification is one alert."""
+    m.run(
+        """
+        CREATE TABLE tokens (
+            name TEXT PRIMARY KEY,
+            person TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at <TIME> NOT NULL,
+            created_by TEXT NOT NULL,
+            last_used_at <TIME>
+        )
+        """,
+    )
+    m.add_column(ALERTS, "fingerprint")
+    m.run("CREATE INDEX alerts_fingerprint ON alerts (model, fingerprint)")
+
+
 #: Every step in order; a database at version N has run the first N.
 STEPS: tuple[Callable[[Migration], None], ...] = (
     create_models_and_history,
@@ -587,6 +606,7 @@ STEPS: tuple[Callable[[Migration], None], ...] = (
     add_change_notices,
     add_checkpoints,
     add_service_accounts,
+    add_tokens_and_alert_sources,
 )
 LATEST = len(STEPS)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
-from mlops_tui.errors import InvalidInput, StoreUnavailable
+from mlops_tui.errors import InvalidInput, PermissionDenied, StoreUnavailable
 from mlops_tui.store import migrations
 from mlops_tui.store.dialect import (
     CONNECT_TIMEOUT_S,
@@ -107,6 +107,7 @@ class PostgresStore(SqlStore):
         self.url = url
         self.location = describe(url)
         self._conn: psycopg.Connection[Any] | None = None
+        self._role: str | None = None  # the role `act_as` took, taken again on reconnecting
         self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -126,7 +127,47 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable(
                 f"cannot reach PostgreSQL at {self.location}: {_first_line(exc)}"
             ) from None
+        if self._role is not None:
+            self._set_role(self._conn, self._role)
         return self._conn
+
+    def _set_role(self, conn: psycopg.Connection[Any], role: str | None) -> None:
+        from psycopg import sql
+
+        statement = (
+            sql.SQL("RESET ROLE")
+            if role is None
+            else sql.SQL("SET ROLE {}").format(sql.Identifier(role))
+        )
+        try:
+            conn.execute(statement)
+        except (pg_errors.InsufficientPrivilege, pg_errors.InvalidParameterValue) as exc:
+            me = conn.info.user
+            raise PermissionDenied(
+                f"the server's database role {me} cannot act as {role}: "
+                f'an administrator runs GRANT "{role}" TO "{me}" ({_first_line(exc)})'
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(
+                f"lost the connection to PostgreSQL at {self.location}: {_first_line(exc)}"
+            ) from None
+
+    def act_as(self, role: str | None) -> None:
+        conn = self._connect()
+        self._set_role(conn, role)
+        self._role = role
+
+    def roles_missing(self, roles: Iterable[str]) -> list[str]:
+        names = sorted(set(roles))
+        if not names:
+            return []
+        with self._read() as cur:
+            cur.execute(
+                "SELECT r FROM unnest(%s::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_roles "
+                "WHERE rolname = r AND pg_has_role(current_user, oid, 'MEMBER'))",
+                (names,),
+            )
+            return sorted(row[0] for row in cur.fetchall())
 
     def close(self) -> None:
         if self._conn is not None:

@@ -33,6 +33,7 @@ from mlops_tui.domain import (
     RunStatus,
     Stage,
     TestRun,
+    Token,
     User,
     UserRole,
     Version,
@@ -383,6 +384,8 @@ ALERTS = Table(
         Col("acked_by"),
         Col("note"),
         Col("resolved_at", "time"),
+        #: Alertmanager's fingerprint of the alert it came from (None: a check opened it)
+        Col("fingerprint"),
     ),
     Alert,
     "alert",
@@ -477,6 +480,22 @@ USERS = Table(
     "name",
     recorded=True,
 )
+#: API tokens for `mlops serve`: the secret's SHA-256, never the secret
+TOKENS = Table(
+    "tokens",
+    (
+        Col("name"),
+        Col("person", attr="user"),  # `user` is a reserved word in PostgreSQL
+        Col("hash", attr=""),
+        Col("created_at", "time"),
+        Col("created_by"),
+        Col("last_used_at", "time", bookkeeping=True, exported=False),
+    ),
+    Token,
+    "token",
+    "name",
+    recorded=True,
+)
 SETTINGS: Table[Any] = Table(
     "settings",
     (Col("key"), Col("value"), Col("updated_at", "time"), Col("updated_by")),
@@ -553,6 +572,7 @@ TABLES: tuple[Table[Any], ...] = (
     DELIVERIES,
     ATTEMPTS,
     USERS,
+    TOKENS,
     SETTINGS,
     HANDOFFS,
     LINKS,

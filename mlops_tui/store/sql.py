@@ -391,6 +391,19 @@ class SqlStore(SqlCore):
             )
             return {int(r[0]): self._event(r) for r in cur.fetchall()}
 
+    def last_ok_checks(self) -> dict[str, datetime]:
+        with self._read() as cur:
+            cur.execute("SELECT model, last_ok_at FROM monitoring WHERE last_ok_at IS NOT NULL")
+            return {m: self.dialect.time_out(at) for m, at in cur.fetchall()}
+
+    def last_deploys(self) -> dict[str, datetime]:
+        with self._read() as cur:
+            cur.execute(
+                "SELECT model, max(finished_at) FROM deployments "
+                "WHERE status = 'succeeded' GROUP BY model"
+            )
+            return {m: self.dialect.time_out(at) for m, at in cur.fetchall() if at is not None}
+
     def last_answered_checks(self, until: datetime) -> dict[str, datetime]:
         """Each model's newest check that got an answer, at or before `until` (the
         checks table): with the deploy time, what staleness was counted from then."""

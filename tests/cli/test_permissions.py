@@ -25,7 +25,16 @@ import typer
 
 from mlops_tui.cli import main
 from mlops_tui.cli.app import app
-from mlops_tui.services import approvals, builds, handoffs, lifecycle, team, transfer, webhooks
+from mlops_tui.services import (
+    approvals,
+    builds,
+    handoffs,
+    lifecycle,
+    team,
+    tokens,
+    transfer,
+    webhooks,
+)
 from mlops_tui.services.context import Context
 from mlops_tui.store import open_store
 from tests.conftest import drop_pg_schema, new_pg_schema
@@ -106,6 +115,8 @@ WRITES: dict[str, Write] = {
     "user deactivate": Write(("user", "deactivate", "nora"), "admin"),
     "user reactivate": Write(("user", "reactivate", "dee"), "admin"),
     "settings set": Write(("settings", "set", "check_stale_hours", "12"), "admin"),
+    "token create": Write(("token", "create", "ci", "--for", "nora"), "admin"),
+    "token revoke": Write(("token", "revoke", "prom"), "admin"),
     "handoff": Write(("handoff", "churn", "--to", "mia"), "responsible"),
     "handoff tick": Write(("handoff", "tick", "1", "runbook"), "receiver"),
     "handoff accept": Write(("handoff", "accept", "1", "--ack-all"), "receiver"),
@@ -142,6 +153,8 @@ READ_ONLY = {
     "handoff list",
     "oncall",
     "doctor",
+    "token list",
+    "serve",  # its requests run the use cases the commands here run, as each token's person
 }
 
 
@@ -194,7 +207,8 @@ def as_(ctx: Context, who: str) -> Context:
 def seed(url: str) -> None:
     """sam (a maintainer) set the team up: root is the admin, open_join is off, every
     version needs one approval. churn (olly's) is in Deploy with v1, whose approval sam
-    asked for; fraud (sam's) is offered to olly in handoff #1; webhook #1 exists."""
+    asked for; fraud (sam's) is offered to olly in handoff #1; webhook #1 and mia's token
+    `prom` exist."""
     store = open_store(url)
     try:
         sam = Context(store, "sam")
@@ -208,6 +222,7 @@ def seed(url: str) -> None:
         team.set_setting(root, "open_join", "false")
         approvals.require(root, None, 1)
         webhooks.add(root, "http://127.0.0.1:9/hook")
+        tokens.create(root, "prom", for_user="mia")
         lifecycle.add_model(sam, "churn", owner="olly")
         lifecycle.add_model(sam, "fraud", owner="sam")
         lifecycle.move(sam, "churn", "build")

@@ -1,0 +1,1 @@
+"""`mlops serve`: the registry over HTTP (aiohttp, imported only by that command)."""
