@@ -71,6 +71,9 @@ class Server:
         self.stores: list[Store] = []
         self.lock = threading.Lock()
         self.wrote = asyncio.Event()
+        from mlops_tui.services.exporter import Exposition
+
+        self.exposition = Exposition()
 
     def store(self) -> Store:
         """This worker thread's store, opened on first use (and after a failure)."""
@@ -235,13 +238,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    from mlops_tui.services import exporter
-
     server = _server(request)
 
     def read(store: Store) -> bytes:
         try:
-            return exporter.exposition(_context(server, store, request))
+            return server.exposition.render(_context(server, store, request))
         finally:
             if server.settings.set_role:
                 store.act_as(None)

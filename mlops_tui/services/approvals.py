@@ -177,6 +177,27 @@ def all_states(ctx: Context) -> list[Approval]:
     return [_finish(a) for a in found.values()]
 
 
+def _waits(a: Approval, production_version: int | None) -> bool:
+    """A request still waiting: asked for, needing approvals, neither done nor rejected,
+    and of a version not in production already."""
+    if a.requested_by is None or a.done or a.rejected or a.required == 0:
+        return False
+    return production_version != a.version
+
+
+def waiting(ctx: Context, production: dict[str, int | None]) -> dict[str, int]:
+    """How many versions of each model wait for approval, given each model's production
+    version: `pending` for a scrape of every model, which reads no Model records and no
+    history at all while no rule asks for approvals."""
+    if not ctx.store.approval_rules():
+        return {}
+    counts: dict[str, int] = {}
+    for a in all_states(ctx):
+        if a.model in production and _waits(a, production[a.model]):
+            counts[a.model] = counts.get(a.model, 0) + 1
+    return counts
+
+
 def pending(ctx: Context, *, for_user: str | None = None) -> list[Approval]:
     """Requests still waiting for approvals (and not rejected), of versions not yet in
     production; with `for_user`, only those that person may approve."""
@@ -184,9 +205,7 @@ def pending(ctx: Context, *, for_user: str | None = None) -> list[Approval]:
     models = {m.name: m for m in ctx.store.list_models()}
     for a in all_states(ctx):
         model = models.get(a.model)
-        if model is None or a.requested_by is None or a.done or a.rejected:
-            continue
-        if a.required == 0 or model.production_version == a.version:
+        if model is None or not _waits(a, model.production_version):
             continue
         if for_user is not None and (
             for_user == a.requested_by

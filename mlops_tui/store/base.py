@@ -42,6 +42,19 @@ class StatusRow(NamedTuple):
     updated_by: str
 
 
+class ExposedRow(NamedTuple):
+    """The slice of a model `mlops serve` exposes to Prometheus, fetched without building
+    a Model (a scrape reads every model)."""
+
+    name: str
+    stage: str
+    owner: str
+    backup: str | None
+    version: int | None
+    production_version: int | None
+    health: str
+
+
 class Checkpoint(NamedTuple):
     """Every model's replayed state after event `upto`, in the service's own bytes."""
 
@@ -306,6 +319,11 @@ class Store(ABC):
     @abstractmethod
     def events_by_id(self, ids: Iterable[int]) -> dict[int, Event]:
         """The events with these ids (missing ones left out)."""
+
+    @abstractmethod
+    def exposed_rows(self) -> list[ExposedRow]:
+        """Every model's exposed slice, by name (health as stored: the staleness rule is
+        the caller's)."""
 
     @abstractmethod
     def last_ok_checks(self) -> dict[str, datetime]:

@@ -25,7 +25,7 @@ from typing import Any
 from mlops_tui.domain import Attempt, Delivery, Event, Model, Stage, User
 from mlops_tui.errors import InvalidInput, no_such
 from mlops_tui.store import migrations
-from mlops_tui.store.base import Checkpoint, StatusRow
+from mlops_tui.store.base import Checkpoint, ExposedRow, StatusRow
 from mlops_tui.store.core import SqlCore
 from mlops_tui.store.dialect import Anchor
 from mlops_tui.store.schema import ATTEMPTS, DELIVERIES, EVENTS, EXPORTED, MODELS, MONITORING, USERS
@@ -390,6 +390,11 @@ class SqlStore(SqlCore):
                 ids,
             )
             return {int(r[0]): self._event(r) for r in cur.fetchall()}
+
+    def exposed_rows(self) -> list[ExposedRow]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {', '.join(ExposedRow._fields)} FROM models ORDER BY name")
+            return [ExposedRow(*r) for r in cur.fetchall()]
 
     def last_ok_checks(self) -> dict[str, datetime]:
         with self._read() as cur:

@@ -160,51 +160,28 @@ def test_checking_a_model_without_production_is_refused(ctx: Context) -> None:
     assert ctx.store.row(schema.CHECKS, model="fraud") is None
 
 
-def test_a_promql_query_is_checked_against_its_threshold(ctx: Context, gitrepo) -> None:
-    """PromQL through Prometheus's HTTP API: a stand-in API server on 127.0.0.1 answering
-    /api/v1/query in Prometheus's JSON format (no Prometheus server is installed here)."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlparse
-
+def test_a_promql_query_is_checked_against_its_threshold(ctx: Context, gitrepo, tmp_path) -> None:
+    """PromQL through a real Prometheus's HTTP API: it scrapes a drift gauge with two series
+    from an exporter on 127.0.0.1, and the model's query aggregates them to the worst one."""
     from mlops_tui.services import builds, lifecycle
+    from tests.promstack import MetricsEndpoint, Prometheus, ScrapeJob, gauge
 
-    asked: list[str] = []
-
-    class Api(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            asked.append(parse_qs(url.query)["query"][0])
-            body = {
-                "status": "success",
-                "data": {
-                    "resultType": "vector",
-                    "result": [
-                        {"metric": {"__name__": "model_drift_score"}, "value": [1, "0.35"]},
-                        {"metric": {"__name__": "model_drift_score"}, "value": [1, "0.12"]},
-                    ],
-                },
-            }
-            data = json.dumps(body).encode()
-            self.send_response(200 if url.path == "/api/v1/query" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    promql = 'max by (__name__) (model_drift_score{job="fraud"})'
+    drift = gauge("model_drift_score", ({"slice": "a"}, 0.35), ({"slice": "b"}, 0.12))
+    with (
+        MetricsEndpoint(drift) as exporter,
+        Prometheus(tmp_path, [ScrapeJob("fraud", [exporter.target])]) as prometheus,
+    ):
+        prometheus.wait_for(
+            'count(model_drift_score{job="fraud"})', lambda r: r != [] and r[0]["value"][1] == "2"
+        )
         sha = gitrepo.commit(
             "watched by Prometheus",
             **{
                 "mlops.toml": f"""
 [monitor]
-prometheus = "http://127.0.0.1:{server.server_port}"
-query = 'max by (__name__) (model_drift_score{{job="fraud"}})'
+prometheus = "{prometheus.url}"
+query = '{promql}'
 
 [[monitor.threshold]]
 metric = "model_drift_score"
@@ -217,10 +194,10 @@ critical = 0.3
         lifecycle.add_model(ctx, "fraud", owner="bob", repo=str(gitrepo.path))
         builds.record(ctx, "fraud", commit=sha, image="reg/fraud:1")
         deploys.record(ctx, "fraud", version=1)
+        before = len(prometheus.logged_queries())
         (outcome,) = monitoring.check(ctx)
-    finally:
-        server.shutdown()
-    assert asked == ['max by (__name__) (model_drift_score{job="fraud"})']
+        asked = prometheus.logged_queries()[before:]
+    assert asked == [promql]  # exactly the configured query, once
     assert outcome.results == [("model_drift_score", 0.35, Health.CRITICAL)]
     (alert,) = outcome.opened
     assert (alert.value, alert.threshold) == (0.35, 0.3)
