@@ -7,6 +7,7 @@ deploy` call. Anything else is one line of InvalidInput naming what is wrong.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from mlops_tui import domain
@@ -71,7 +72,7 @@ def alertmanager(doc: Any, label: str = "model") -> list[Notified]:
                 number = float(value)
             except ValueError:
                 number = None
-            if number is not None and number != number:  # NaN
+            if number is not None and not math.isfinite(number):  # NaN, ±Inf: no value
                 number = None
         out.append(Notified(model, name, status == "firing", fingerprint, detail, number))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 
@@ -44,20 +45,21 @@ def serve(url: str, host: str, port: int, *, model_label: str = "model") -> None
 
     if not model_label.replace("_", "a").isalnum() or not model_label[0].isalpha():
         raise InvalidInput(f"invalid label name {model_label!r}: letters, digits and '_'")
-    set_role = False
+    set_role: bool | None = None  # not known until the database answers
     try:
         store = open_store(url)
     except StoreUnavailable as exc:
-        _say(f"{exc.reason}; answering 503 until it is back")
+        where = f"{exc.reason}; answering 503 until it is back"
     else:
         try:
             set_role = acts_by_role(store)
             if set_role:
                 check_roles(store)
-            where = store.location
+            where = f"database {store.location}"
         finally:
             store.close()
-        _say(f"database {where}" + (", acting as each token's database role" if set_role else ""))
+        if set_role:
+            where += ", acting as each token's database role"
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     app = make_app(
         Settings(open_store=lambda: open_store(url), model_label=model_label, set_role=set_role)
@@ -69,10 +71,11 @@ def serve(url: str, host: str, port: int, *, model_label: str = "model") -> None
             host=host,
             port=port,
             access_log_class=AccessLog,
-            print=lambda _: _say(f"listening on http://{shown}:{port}"),
+            print=lambda _: _say(f"listening on http://{shown}:{port} ({where})"),
             shutdown_timeout=10,
             handle_signals=True,
         )
     except OSError as exc:
-        raise InvalidInput(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
+        why = "the address is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
+        raise InvalidInput(f"cannot listen on {shown}:{port}: {why}") from None
     _say("stopped")

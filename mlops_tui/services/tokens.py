@@ -56,13 +56,15 @@ def create(ctx: Context, name: str, *, for_user: str | None = None) -> tuple[Tok
 def revoke(ctx: Context, name: str) -> Token:
     """Revoke a token: the next request that carries it gets 401."""
     name = domain.validate_user(name, "token name")
+    found = ctx.store.row(schema.TOKENS, name=name)
+    if found is None:
+        raise _no_token(ctx, name)
     with ctx.store.transaction() as tx:
-        rows = tx.rows(schema.TOKENS)
-        found = rows.get(name=name)
-        if found is None:
-            raise _no_token(ctx, name)
-        rows.delete(name=name)
-        tx.events.append(ctx.event(TOKEN_REVOKED, None, token=name, user=found.user))
+        gone = tx.rows(schema.TOKENS).delete(name=name)
+        if gone:
+            tx.events.append(ctx.event(TOKEN_REVOKED, None, token=name, user=found.user))
+    if not gone:  # revoked by someone else in the meantime
+        raise _no_token(ctx, name)
     return found
 
 

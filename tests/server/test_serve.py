@@ -334,3 +334,28 @@ async def test_an_unreachable_database_is_503_in_one_line(tmp_path) -> None:
             assert "127.0.0.1" in (await got.json())["error"]
     finally:
         await client.close()
+
+
+def test_a_scrape_after_changes_reads_as_a_first_scrape_would(ctx: Context) -> None:
+    """The exposition keeps each model's formatted lines and formats only what changed: what
+    it serves must be exactly what a server started now would serve."""
+    from mlops_tui.services.exporter import Exposition
+
+    known(ctx, "olly", "mia")
+    for name in ("a-model", "b-model", "c-model"):
+        lifecycle.add_model(ctx, name, owner="olly")
+    kept = Exposition()
+    first = kept.render(ctx)
+    assert first == Exposition().render(ctx)
+    lifecycle.move(ctx, "b-model", "build")
+    builds.record(ctx, "b-model", commit=SHA, image="reg/b:1")
+    deploys.record(ctx, "b-model", version=1)
+    lifecycle.add_model(ctx, "aa-model", owner="mia")
+    team.deactivate(ctx, "mia")
+    second = kept.render(ctx)
+    assert second != first
+    assert second == Exposition().render(ctx)
+    text = second.decode()
+    assert 'mlops_model_production_version{model="b-model"} 1.0' in text
+    assert 'mlops_model_orphaned{model="aa-model"} 1.0' in text
+    assert text.index('model="aa-model"') < text.index('model="b-model"')  # by name
