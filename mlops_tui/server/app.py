@@ -158,7 +158,7 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
             if secret is None:
                 return _error(
                     401,
-                    "this needs a token: Authorization: Bearer …",
+                    "this needs a token: send Authorization: Bearer <token>",
                     **{"WWW-Authenticate": "Bearer"},
                 )
             from mlops_tui.services import tokens

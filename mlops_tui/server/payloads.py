@@ -74,7 +74,8 @@ def alertmanager(doc: Any, label: str = "model") -> list[Notified]:
                 number = None
             if number is not None and not math.isfinite(number):  # NaN, ±Inf: no value
                 number = None
-        out.append(Notified(model, name, status == "firing", fingerprint, detail, number))
+        drift = labels.get("on_drift") != "alert"  # the rule's own say: alert, never move
+        out.append(Notified(model, name, status == "firing", fingerprint, detail, number, drift))
     return out
 
 

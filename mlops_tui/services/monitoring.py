@@ -335,6 +335,9 @@ class Notified(NamedTuple):
     fingerprint: str
     detail: str = ""
     value: float | None = None
+    #: whether it may apply the model's `[monitor].on_drift` (a rule labelled
+    #: `on_drift: alert`, such as "no check for a day", only ever opens an alert)
+    drift: bool = True
 
 
 @dataclass
@@ -352,10 +355,11 @@ class Received:
 def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
     """Alerts raised by the team's own Prometheus rules, delivered by Alertmanager: a firing
     one opens an alert on its model and applies the model's `[monitor].on_drift` as a check
-    would; a resolved one resolves it. Alertmanager repeats itself (every repeat interval,
-    and a group's notification carries every alert still firing), so an alert is known by
-    its fingerprint and a repeat changes nothing. Every model is looked up before anything
-    is written: one unknown name refuses the whole notification."""
+    would (unless the rule's labels say `on_drift: alert`); a resolved one resolves it.
+    Alertmanager repeats itself (every repeat interval, and a group's notification carries
+    every alert still firing), so an alert is known by its fingerprint and a repeat changes
+    nothing. Every model is looked up before anything is written: one unknown name refuses
+    the whole notification."""
     names = sorted({n.model for n in notified})
     models = {}
     for name in names:
@@ -372,6 +376,13 @@ def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
         appends: list[NewEvent] = []
         for n in notified:
             known = rows.get(model=n.model, fingerprint=n.fingerprint, status=unresolved)
+            if n.firing and known is None:
+                # A model has one open alert per metric (here, per alert name): the same
+                # rule firing for another series of the model is folded into it.
+                known = rows.get(model=n.model, metric=n.name, status=unresolved)
+                if known is not None:
+                    out.known += 1
+                    continue
             if n.firing and known is None:
                 alert = rows.insert(
                     {
@@ -414,8 +425,11 @@ def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
                 out.known += 1
         for event in appends:
             tx.events.append(event)
+    drifting = {(n.model, n.fingerprint) for n in notified if n.drift}
     for alert in out.opened:
         model = models[alert.model]
+        if (alert.model, alert.fingerprint) not in drifting:
+            continue
         if alert.model in out.moved_to_plan or model.stage == Stage.PLAN:
             continue
         if _on_drift(ctx, model) == "plan":

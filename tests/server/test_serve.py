@@ -176,6 +176,9 @@ async def test_an_alert_opens_once_and_resolves_as_the_token_s_person(served) ->
     for _ in range(3):  # Alertmanager repeats a firing alert
         again = await (await post(client, "/hooks/alertmanager", firing(), **crew.auth())).json()
         assert again["opened"] == [] and again["repeated"] == 1
+    # the same rule firing for another series of the model: folded into the open alert
+    other = await (await post(client, "/hooks/alertmanager", firing(fp="f2"), **crew.auth())).json()
+    assert other["opened"] == [] and other["repeated"] == 1
     alerts = crew.store.rows(schema.ALERTS, model="churn")
     assert [(a.metric, a.status, a.fingerprint) for a in alerts] == [("ModelDrift", "open", "f1")]
     resolved = await post(client, "/hooks/alertmanager", firing(status="resolved"), **crew.auth())
@@ -200,8 +203,13 @@ async def test_a_firing_alert_sends_a_drifting_model_back_to_plan(served, gitrep
     builds.record(root, "drifty", commit=sha, image="reg/drifty:1")
     lifecycle.move(root, "drifty", "monitor", force=True, note="deployed by the release train")
     deploys.record(root, "drifty", version=1)
+    # A rule that says it is no drift ("no check for a day") only opens its alert.
+    unchecked = firing("drifty", fp="u1", on_drift="alert", alertname="ModelUnchecked")
+    got = await (await post(client, "/hooks/alertmanager", unchecked, **crew.auth())).json()
+    assert len(got["opened"]) == 1 and got["moved_to_plan"] == []
+    assert crew.store.get_model("drifty").stage == "monitor"
     got = await (await post(client, "/hooks/alertmanager", firing("drifty"), **crew.auth())).json()
-    assert got["moved_to_plan"] == ["drifty"]
+    assert got.get("moved_to_plan") == ["drifty"], got
     model = crew.store.get_model("drifty")
     assert model.stage == "plan" and model.production_version == 1
     moved = crew.store.rows(schema.EVENTS, model="drifty", kind="stage.moved", limit=1)[0]
