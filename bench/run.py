@@ -11,14 +11,18 @@ For each backend (SQLite, and PostgreSQL when a server answers) and each size (1
 - the 8-writer write rate: the same moves from 8 OS processes at once, each on models of its
   own, so they contend only for the database and the audit chain's serialisation;
 - on SQLite, the TUI: first paint of the models table, one filter keystroke (CPU) and peak
-  memory (bench/tui_bench.py, each run in its own process).
+  memory (bench/tui_bench.py, each run in its own process);
+- `mlops serve` (bench/serve_bench.py): rendering /metrics server-side, a first scrape and
+  one after a model moved; at the largest size, 200 Alertmanager notifications a second
+  for 10 s to a real server, with each request's latency (median, and p99) and the rate.
 
 Every figure is a median with its spread (p10 to p90; min to max for the TUI's few runs),
 and its growth from the smallest to the largest size. Prints a Markdown table for the
 README and writes bench/results/latest.json. `--quick` is a small, fast run.
 
 Budgets, at 10,000 models on SQLite: `mlops status` 150 ms, `--at 7d` 300 ms, one model
-100 ms; TUI first paint 1.5 s, filter keystroke 100 ms, memory 300 MB.
+100 ms; TUI first paint 1.5 s, filter keystroke 100 ms, memory 300 MB; a /metrics scrape
+after a change 100 ms (on PostgreSQL too).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import tui_bench
+from bench import serve_bench, tui_bench
 from bench.generate import seed
 from mlops_tui.store import open_store
 
@@ -65,6 +69,8 @@ BUDGETS = {
     ("TUI peak memory", "sqlite"): 300,
     ("TUI shows another's change", "postgresql"): 300,
     (RATIO, "both"): 1.3,
+    ("serve: /metrics render, one model changed", "sqlite"): 100,
+    ("serve: /metrics render, one model changed", "postgresql"): 100,
 }
 BUDGET_SIZE = 10_000
 #: where a budget is checked at another size than BUDGET_SIZE
@@ -370,6 +376,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="500 and 2,000 models, few runs")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-tui", action="store_true")
+    parser.add_argument("--no-serve", action="store_true", help="skip mlops serve's load")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latest.json"))
     args = parser.parse_args()
     sizes = [
@@ -431,6 +438,14 @@ def main() -> None:
                 add("single-process write rate", backend, size, write_rate(db, moves), "moves/s")
                 rate = concurrent_write_rate(db, moves)
                 add("8-writer write rate", backend, size, rate, "moves/s")
+                for figure, samples in serve_bench.scrape_figures(db, runs).items():
+                    add(figure, backend, size, samples, serve_bench.UNITS[figure])
+                if size == sizes[-1] and not args.no_serve:
+                    load = serve_bench.load_figures(db, seconds=10, rate=200)
+                    for figure, samples in load.items():
+                        add(figure, backend, size, samples, serve_bench.UNITS[figure])
+                    p99 = serve_bench.percentile(load["serve: Alertmanager hook latency"], 99)
+                    add("serve: Alertmanager hook latency, p99", backend, size, [p99], "ms")
                 if backend == "postgresql":
                     drop_pg(server, schema)
     results += ratios(results)

@@ -318,7 +318,9 @@ def make_app(settings: Settings) -> web.Application:
 
     async def relay(app: web.Application) -> Any:
         task = asyncio.create_task(_relay(server))
+        warm = asyncio.create_task(_warm(server))
         yield
+        warm.cancel()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -326,6 +328,13 @@ def make_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(relay)
     return app
+
+
+async def _warm(server: Server) -> None:
+    """Format the registry once at start, so that Prometheus's first scrape is as quick as
+    the next ones (a first formatting of 10,000 models takes half a second)."""
+    with contextlib.suppress(Exception):  # the database is down: the first scrape will say
+        await server.call(lambda s: server.exposition.render(Context(s, "mlops-serve")))
 
 
 async def _relay(server: Server) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from mlops_tui.domain import AlertStatus, HandoffStatus
 from mlops_tui.services import approvals
 from mlops_tui.services.context import Context
-from mlops_tui.store import schema
+from mlops_tui.store import ExposedRow, schema
 from mlops_tui.store.schema import Not
 
 
@@ -58,10 +59,13 @@ PREFIX = "mlops_model_"
 
 #: one model's samples, in FAMILIES' order: (label values besides `model`, value) or None
 Facts = tuple[tuple[tuple[str, ...], float] | None, ...]
+#: what a model's samples are made of, read in bulk: compared from one scrape to the next,
+#: and made into Facts only for the models whose state changed
+State = tuple[ExposedRow, str, datetime | None, datetime | None, int, bool, int, int]
 
 
-def facts(ctx: Context) -> dict[str, Facts]:
-    """Every model's samples, read now, by name."""
+def states(ctx: Context) -> dict[str, State]:
+    """Every model's state, read now, by name."""
     store = ctx.store
     rows = store.exposed_rows()
     stale = store.stale_models(ctx.clock())
@@ -71,26 +75,37 @@ def facts(ctx: Context) -> dict[str, Facts]:
     waiting = approvals.waiting(ctx, {r.name: r.production_version for r in rows})
     answered = store.last_ok_checks()
     deployed = store.last_deploys()
-    out: dict[str, Facts] = {}
-    for r in rows:
-        name = r.name
-        health = "stale" if name in stale and r.health != "critical" else r.health
-        ok_at = answered.get(name)
-        deploy_at = deployed.get(name)
-        out[name] = (
-            ((r.owner, r.backup or ""), 1.0),
-            ((r.stage,), 1.0),
-            ((health,), 1.0),
-            None if r.version is None else ((), float(r.version)),
-            None if r.production_version is None else ((), float(r.production_version)),
-            ((), float(alerts.get(name, 0))),
-            None if ok_at is None else ((), ok_at.timestamp()),
-            None if deploy_at is None else ((), deploy_at.timestamp()),
-            ((), 1.0 if r.owner in left else 0.0),
-            ((), float(handoffs.get(name, 0))),
-            ((), float(waiting.get(name, 0))),
+    return {
+        r.name: (
+            r,
+            "stale" if r.name in stale and r.health != "critical" else r.health,
+            answered.get(r.name),
+            deployed.get(r.name),
+            alerts.get(r.name, 0),
+            r.owner in left,
+            handoffs.get(r.name, 0),
+            waiting.get(r.name, 0),
         )
-    return out
+        for r in rows
+    }
+
+
+def facts(state: State) -> Facts:
+    """One model's samples, in FAMILIES' order."""
+    r, health, ok_at, deploy_at, alerts, orphaned, handoffs, waiting = state
+    return (
+        ((r.owner, r.backup or ""), 1.0),
+        ((r.stage,), 1.0),
+        ((health,), 1.0),
+        None if r.version is None else ((), float(r.version)),
+        None if r.production_version is None else ((), float(r.production_version)),
+        ((), float(alerts)),
+        None if ok_at is None else ((), ok_at.timestamp()),
+        None if deploy_at is None else ((), deploy_at.timestamp()),
+        ((), 1.0 if orphaned else 0.0),
+        ((), float(handoffs)),
+        ((), float(waiting)),
+    )
 
 
 def families(models: Iterable[tuple[str, Facts]]) -> list[Metric]:
@@ -120,51 +135,65 @@ def _render(metrics: list[Metric]) -> list[str]:
 
 
 class Exposition:
-    """The registry's exposition, formatted again only where a model's facts changed."""
+    """The registry's exposition, formatted again only where a model's state changed.
+
+    Per family it keeps each model's sample line and the family's joined text, so that a
+    scrape after one model moved formats that model's samples and joins again only the
+    families whose lines changed.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._facts: dict[str, Facts] = {}
+        self._states: dict[str, State] = {}
+        self._names: list[str] = []  # in name order
         #: per family, each model's formatted sample line (absent: no sample)
         self._lines: list[dict[str, str]] = [{} for _ in FAMILIES]
-        self._headers = [
-            line for line in _render(families(())) if line.startswith("#")
-        ]  # HELP and TYPE of each family, two lines each
+        self._texts = [""] * len(FAMILIES)
+        headers = [line for line in _render(families(())) if line.startswith("#")]
+        #: HELP and TYPE of each family, two lines each
+        self._headers = ["\n".join(headers[2 * i : 2 * i + 2]) for i in range(len(FAMILIES))]
 
     def render(self, ctx: Context) -> bytes:
-        now = facts(ctx)
+        now = states(ctx)
         head = ctx.store.head()
         with self._lock:
-            changed = [(n, f) for n, f in now.items() if self._facts.get(n) != f]
-            for name in set(self._facts) - set(now):  # removed since: gone from every family
-                for lines in self._lines:
-                    lines.pop(name, None)
+            dirty: set[int] = set()
+            removed = [n for n in self._states if n not in now]
+            for name in removed:
+                for i, lines in enumerate(self._lines):
+                    if lines.pop(name, None) is not None:
+                        dirty.add(i)
+            changed = [(n, st) for n, st in now.items() if self._states.get(n) != st]
             if changed:
-                self._format(changed)
-            self._facts = now
-            out: list[str] = []
-            names = sorted(now)
-            for i, lines in enumerate(self._lines):
-                out += self._headers[2 * i : 2 * i + 2]
-                out += [lines[n] for n in names if n in lines]
-        extra = families_of_the_registry(len(now), head)
-        return (
-            ("\n".join(out) + "\n").encode()
-            + b"\n".join(line.encode() for line in _render(extra))
-            + b"\n"
-        )
+                dirty |= self._format([(n, facts(st)) for n, st in changed])
+            if removed or len(now) != len(self._states):
+                self._names = sorted(now)
+            self._states = now
+            for i in dirty:
+                lines = self._lines[i]
+                self._texts[i] = "".join(lines[n] + "\n" for n in self._names if n in lines)
+            body = "".join(h + "\n" + t for h, t in zip(self._headers, self._texts, strict=True))
+        extra = "\n".join(_render(families_of_the_registry(len(now), head)))
+        return (body + extra + "\n").encode()
 
-    def _format(self, changed: list[tuple[str, Facts]]) -> None:
-        """Format `changed` models' samples: prometheus_client writes each family's samples
-        in the order they were added, one line each, so the lines map back to the models."""
+    def _format(self, changed: list[tuple[str, Facts]]) -> set[int]:
+        """Format `changed` models' samples; returns the families whose lines changed.
+        prometheus_client writes each family's samples in the order they were added, one
+        line each, so the lines map back to the models."""
+        dirty: set[int] = set()
         lines = iter(_render(families(changed)))
         for i, _family in enumerate(FAMILIES):
             next(lines), next(lines)  # HELP, TYPE
+            kept = self._lines[i]
             for name, samples in changed:
-                if samples[i] is None:
-                    self._lines[i].pop(name, None)
-                else:
-                    self._lines[i][name] = next(lines)
+                line = None if samples[i] is None else next(lines)
+                if kept.get(name) != line:
+                    dirty.add(i)
+                    if line is None:
+                        del kept[name]
+                    else:
+                        kept[name] = line
+        return dirty
 
 
 def families_of_the_registry(models: int, head: int) -> list[Metric]:

@@ -343,7 +343,7 @@ class Notified(NamedTuple):
 @dataclass
 class Received:
     """What a notification changed: the alerts opened and resolved, the models sent back
-    to Plan (name -> the move's note), and how many alerts were already known."""
+    to Plan (name -> the move's note), and how many firing alerts were open already."""
 
     opened: list[Alert] = field(default_factory=list)
     resolved: list[Alert] = field(default_factory=list)
@@ -376,13 +376,6 @@ def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
         appends: list[NewEvent] = []
         for n in notified:
             known = rows.get(model=n.model, fingerprint=n.fingerprint, status=unresolved)
-            if n.firing and known is None:
-                # A model has one open alert per metric (here, per alert name): the same
-                # rule firing for another series of the model is folded into it.
-                known = rows.get(model=n.model, metric=n.name, status=unresolved)
-                if known is not None:
-                    out.known += 1
-                    continue
             if n.firing and known is None:
                 alert = rows.insert(
                     {
@@ -421,8 +414,9 @@ def receive(ctx: Context, notified: Sequence[Notified]) -> Received:
                         source="alertmanager",
                     )
                 )
-            else:
+            elif n.firing:  # a repeat of an alert already open
                 out.known += 1
+            # else: the resolution of an alert not open (resolved already, or never seen)
         for event in appends:
             tx.events.append(event)
     drifting = {(n.model, n.fingerprint) for n in notified if n.drift}

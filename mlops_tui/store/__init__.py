@@ -3,11 +3,12 @@ pays for the PostgreSQL driver."""
 
 from __future__ import annotations
 
-from mlops_tui.store.base import Change, Checkpoint, StatusRow, Store
+from mlops_tui.store.base import Change, Checkpoint, ExposedRow, StatusRow, Store
 
 __all__ = [
     "Change",
     "Checkpoint",
+    "ExposedRow",
     "StatusRow",
     "Store",
     "is_postgres_url",

@@ -577,7 +577,8 @@ def add_service_accounts(m: Migration) -> None:
 
 def add_tokens_and_alert_sources(m: Migration) -> None:
     """API tokens for `mlops serve` (the secret's hash only), and the Alertmanager
-    fingerprint of an alert that came from there, so a repeated notification is one alert."""
+    fingerprint of an alert that came from there, so a repeated notification is one alert
+    and each series a rule fires for is an alert of its own."""
     m.run(
         """
         CREATE TABLE tokens (
@@ -591,7 +592,14 @@ def add_tokens_and_alert_sources(m: Migration) -> None:
         """,
     )
     m.add_column(ALERTS, "fingerprint")
-    m.run("CREATE INDEX alerts_fingerprint ON alerts (model, fingerprint)")
+    # One unresolved alert per model and metric still, but per series for Alertmanager's:
+    # one rule can fire for several series of a model, each resolving on its own.
+    m.run(
+        "DROP INDEX alerts_one_active",
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts (model, metric, COALESCE(fingerprint, ''))"
+        " WHERE status <> 'resolved'",
+        "CREATE INDEX alerts_fingerprint ON alerts (model, fingerprint)",
+    )
 
 
 #: Every step in order; a database at version N has run the first N.
