@@ -15,11 +15,8 @@ given up after 30 s), and the run only takes longer. Correctness is what is chec
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.serve_bench import ADMIN, DIRECT, Served, prepare, run_load, serving
+from bench.serve_bench import ADMIN, Served, prepare, run_load, serving
 from mlops_tui.domain import ALERT_OPENED, ALERT_RESOLVED, MODEL_EDITED, MODEL_MOVED, AlertStatus
 from mlops_tui.services import lifecycle
 from mlops_tui.services.context import Context
@@ -144,17 +141,3 @@ def test_serve_takes_200_alerts_a_second_beside_cli_writers_and_loses_nothing(
     assert "stopped" in rig.served.output(3)
     verified = mlops("audit", "verify", db=rig.db)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-
-
-def post(rig: Rig, body: object) -> tuple[int, dict[str, object]]:
-    """(status, JSON answer) of one notification to the rig's server."""
-    request = urllib.request.Request(
-        f"{rig.served.url}/hooks/alertmanager",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {rig.secret}", "Content-Type": "application/json"},
-    )
-    try:
-        with DIRECT.open(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
