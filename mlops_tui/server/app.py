@@ -185,6 +185,9 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
         if isinstance(exc, StoreUnavailable):
             return _error(503, exc.reason, **{"Retry-After": "5"})
         return _error(_status_of(exc), exc.reason)
+    except Exception as exc:  # a bug: the traceback goes to the server's log, not the client
+        log.exception("%s %s failed", request.method, request.path)
+        return _error(500, f"internal error ({type(exc).__name__}): the server's log says more")
 
 
 def _context(server: Server, store: Store, request: web.Request) -> Context:

@@ -386,3 +386,25 @@ def test_a_scrape_after_changes_reads_as_a_first_scrape_would(ctx: Context) -> N
     assert 'mlops_model_production_version{model="b-model"} 1.0' in text
     assert 'mlops_model_orphaned{model="aa-model"} 1.0' in text
     assert text.index('model="aa-model"') < text.index('model="b-model"')  # by name
+
+
+async def test_alerts_from_alertmanager_reach_the_webhooks(served) -> None:
+    """Like any other event: the server's relay delivers them, off the request's path."""
+    import asyncio
+
+    from mlops_tui.services import webhooks
+    from tests.receiver import Receiver
+
+    client, crew = served
+    receiver = Receiver().start()
+    try:
+        webhooks.add(crew.root, receiver.url, events="alert")
+        assert (await post(client, "/hooks/alertmanager", firing(), **crew.auth())).status == 200
+        for _ in range(150):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.1)
+        (delivery,) = receiver.received
+        assert delivery["body"]["kind"] == "alert.opened" and delivery["body"]["actor"] == "ci"
+    finally:
+        receiver.stop()
