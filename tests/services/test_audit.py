@@ -173,6 +173,19 @@ def test_a_database_from_before_the_chain_is_hashed_on_upgrade(request, tmp_path
             drop_pg_schema(*cleanup)
 
 
+def undo_tokens_and_alert_sources(db_url: str) -> None:
+    """What the step that added tokens and alerts' fingerprints did, undone."""
+    for statement in (
+        "DROP TABLE tokens",
+        "DROP INDEX alerts_fingerprint",
+        "DROP INDEX alerts_one_active",
+        "ALTER TABLE alerts DROP COLUMN fingerprint",
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts (model, metric) "
+        "WHERE status <> 'resolved'",
+    ):
+        raw_execute(db_url, statement)
+
+
 def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
     db_url: str, ctx: Context
 ) -> None:
@@ -188,6 +201,7 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP FUNCTION mlops_notify")
         raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
+        undo_tokens_and_alert_sources(db_url)
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")
@@ -195,6 +209,7 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP TABLE events_search")
         raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
+        undo_tokens_and_alert_sources(db_url)
         raw_execute(db_url, "PRAGMA user_version = 5")
     with open_store(db_url) as upgraded:
         assert upgraded.schema_version() == migrations.LATEST
