@@ -9,19 +9,22 @@ production version, never checked, never deployed) is absent rather than zero, s
 and `unless` read it correctly. Times are Unix timestamps, not "seconds since": Prometheus's
 own advice, since a timestamp stays true between scrapes and `time() - x` gives the age.
 
-A scrape reads every model in a handful of queries. Formatting is prometheus_client's, and
-at some 3 µs a sample it would cost a 10,000-model registry a third of a second each time,
-so `Exposition` keeps each model's formatted lines and formats again only the models whose
-facts changed since the previous scrape: a scrape of an unchanged registry is the reads and
-a join. `make bench` measures both.
+Formatting is prometheus_client's, at some 3 µs a sample: a 10,000-model registry would
+cost a third of a second a scrape. So `Exposition` keeps each model's formatted lines and
+each family's text, and on a scrape reads again only the models that may have changed:
+those the history names since the previous scrape, those whose checks moved their clock
+(a check that leaves the health as it was appends no event), and those whose staleness
+time alone changed. An event that names no model (someone left, a team-wide rule) or a
+flood of changes reads every model again, in a handful of queries. `make bench` measures
+the first scrape and one after a model moved.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -30,7 +33,7 @@ from mlops_tui.domain import AlertStatus, HandoffStatus
 from mlops_tui.services import approvals
 from mlops_tui.services.context import Context
 from mlops_tui.store import ExposedRow, schema
-from mlops_tui.store.schema import Not
+from mlops_tui.store.schema import After, Not
 
 
 class Family(NamedTuple):
@@ -56,6 +59,9 @@ FAMILIES = (
     Family("pending_approvals", "Versions of the model waiting for approval before production."),
 )
 PREFIX = "mlops_model_"
+#: past this many changes since the last scrape, every model is read again (one query each)
+FEW = 200
+CHECK_MARGIN = timedelta(seconds=5)
 
 #: one model's samples, in FAMILIES' order: (label values besides `model`, value) or None
 Facts = tuple[tuple[tuple[str, ...], float] | None, ...]
@@ -64,17 +70,20 @@ Facts = tuple[tuple[tuple[str, ...], float] | None, ...]
 State = tuple[ExposedRow, str, datetime | None, datetime | None, int, bool, int, int]
 
 
-def states(ctx: Context) -> dict[str, State]:
-    """Every model's state, read now, by name."""
+def states(
+    ctx: Context, models: Collection[str] | None = None, stale: set[str] | None = None
+) -> dict[str, State]:
+    """Every model's state (or these models'), read now, by name."""
     store = ctx.store
-    rows = store.exposed_rows()
-    stale = store.stale_models(ctx.clock())
+    rows = store.exposed_rows(models)
+    if stale is None:
+        stale = store.stale_models(ctx.clock())
     left = store.inactive_users()
     alerts = Counter(a.model for a in store.rows(schema.ALERTS, status=Not(AlertStatus.RESOLVED)))
     handoffs = Counter(h.model for h in store.rows(schema.HANDOFFS, status=HandoffStatus.PENDING))
     waiting = approvals.waiting(ctx, {r.name: r.production_version for r in rows})
-    answered = store.last_ok_checks()
-    deployed = store.last_deploys()
+    answered = store.last_ok_checks(models)
+    deployed = store.last_deploys(models)
     return {
         r.name: (
             r,
@@ -145,6 +154,9 @@ class Exposition:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._states: dict[str, State] = {}
+        self._head: int | None = None  # the history's head at the last scrape
+        self._stale: set[str] = set()
+        self._checked: datetime | None = None  # the newest check seen
         self._names: list[str] = []  # in name order
         #: per family, each model's formatted sample line (absent: no sample)
         self._lines: list[dict[str, str]] = [{} for _ in FAMILIES]
@@ -154,11 +166,9 @@ class Exposition:
         self._headers = ["\n".join(headers[2 * i : 2 * i + 2]) for i in range(len(FAMILIES))]
 
     def render(self, ctx: Context) -> bytes:
-        now = states(ctx)
-        head = ctx.store.head()
         with self._lock:
+            now, removed = self._refresh(ctx)
             dirty: set[int] = set()
-            removed = [n for n in self._states if n not in now]
             for name in removed:
                 for i, lines in enumerate(self._lines):
                     if lines.pop(name, None) is not None:
@@ -166,15 +176,48 @@ class Exposition:
             changed = [(n, st) for n, st in now.items() if self._states.get(n) != st]
             if changed:
                 dirty |= self._format([(n, facts(st)) for n, st in changed])
-            if removed or len(now) != len(self._states):
-                self._names = sorted(now)
-            self._states = now
+            before = len(self._states)
+            self._states.update(now)
+            for name in removed:
+                self._states.pop(name, None)
+            if removed or len(self._states) != before:
+                self._names = sorted(self._states)
             for i in dirty:
                 lines = self._lines[i]
                 self._texts[i] = "".join(lines[n] + "\n" for n in self._names if n in lines)
             body = "".join(h + "\n" + t for h, t in zip(self._headers, self._texts, strict=True))
-        extra = "\n".join(_render(families_of_the_registry(len(now), head)))
+            count, head = len(self._states), self._head
+        extra = "\n".join(_render(families_of_the_registry(count, head or 0)))
         return (body + extra + "\n").encode()
+
+    def _refresh(self, ctx: Context) -> tuple[dict[str, State], list[str]]:
+        """(the states read again, the models gone): every model's on the first scrape,
+        after a change to the team (an event naming no model), or after many changes;
+        otherwise only those of the models the history names since the last scrape, whose
+        checks moved their clock, or whose staleness changed with time."""
+        store = ctx.store
+        head = store.head()
+        stale = store.stale_models(ctx.clock())
+        # A check's clock is the time it began: one that commits after a scrape read a
+        # later one is still seen, within the margin.
+        since = None if self._checked is None else self._checked - CHECK_MARGIN
+        checked, mark = store.checked_since(since)
+        names: set[str] | None = None
+        if self._head is not None:
+            events = store.rows(schema.EVENTS, id=After(self._head), limit=FEW + 1, order="id")
+            if len(events) <= FEW and all(e.model is not None for e in events):
+                names = {e.model for e in events if e.model is not None}
+                names |= checked | (stale ^ self._stale)
+                if len(names) > FEW:
+                    names = None
+        self._head, self._stale, self._checked = head, stale, mark
+        if names is None:
+            now = states(ctx, stale=stale)
+            return now, [n for n in self._states if n not in now]
+        if not names:
+            return {}, []
+        now = states(ctx, names, stale)
+        return now, [n for n in names if n not in now and n in self._states]
 
     def _format(self, changed: list[tuple[str, Facts]]) -> set[int]:
         """Format `changed` models' samples; returns the families whose lines changed.

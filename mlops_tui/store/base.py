@@ -7,7 +7,7 @@ tx:`, whose rows and events land together or not at all (see `store.unit`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -321,17 +321,24 @@ class Store(ABC):
         """The events with these ids (missing ones left out)."""
 
     @abstractmethod
-    def exposed_rows(self) -> list[ExposedRow]:
-        """Every model's exposed slice, by name (health as stored: the staleness rule is
-        the caller's)."""
+    def exposed_rows(self, models: Collection[str] | None = None) -> list[ExposedRow]:
+        """Every model's exposed slice (or these models'), by name; health as stored, the
+        staleness rule is the caller's."""
 
     @abstractmethod
-    def last_ok_checks(self) -> dict[str, datetime]:
-        """Each model's last check that got an answer, from the monitoring clocks."""
+    def last_ok_checks(self, models: Collection[str] | None = None) -> dict[str, datetime]:
+        """Each model's (or these models') last check that got an answer, from the
+        monitoring clocks."""
 
     @abstractmethod
-    def last_deploys(self) -> dict[str, datetime]:
-        """Each model's newest successful deployment or rollback: when it finished."""
+    def checked_since(self, mark: datetime | None) -> tuple[set[str], datetime | None]:
+        """(the models whose monitoring clock moved after `mark`, the newest check's time):
+        what checks changed without changing anyone's health, so without an event."""
+
+    @abstractmethod
+    def last_deploys(self, models: Collection[str] | None = None) -> dict[str, datetime]:
+        """Each model's (or these models') newest successful deployment or rollback:
+        when it finished."""
 
     @abstractmethod
     def last_answered_checks(self, until: datetime) -> dict[str, datetime]:

@@ -17,7 +17,7 @@ whatever the number of writers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -391,21 +391,55 @@ class SqlStore(SqlCore):
             )
             return {int(r[0]): self._event(r) for r in cur.fetchall()}
 
-    def exposed_rows(self) -> list[ExposedRow]:
+    def _in(self, models: Collection[str] | None, column: str = "model") -> tuple[str, list[str]]:
+        """` AND column IN (…)` for these models, or nothing for every model."""
+        if models is None:
+            return "", []
+        names = sorted(models)
+        return f" AND {column} IN ({', '.join('?' for _ in names) or 'NULL'})", names
+
+    def exposed_rows(self, models: Collection[str] | None = None) -> list[ExposedRow]:
+        where, params = self._in(models, "name")
+        query = f"SELECT {', '.join(ExposedRow._fields)} FROM models WHERE 1 = 1{where}"
         with self._read() as cur:
-            cur.execute(f"SELECT {', '.join(ExposedRow._fields)} FROM models ORDER BY name")
+            cur.execute(self.dialect.sql(query + " ORDER BY name"), params)
             return [ExposedRow(*r) for r in cur.fetchall()]
 
-    def last_ok_checks(self) -> dict[str, datetime]:
-        with self._read() as cur:
-            cur.execute("SELECT model, last_ok_at FROM monitoring WHERE last_ok_at IS NOT NULL")
-            return {m: self.dialect.time_out(at) for m, at in cur.fetchall()}
-
-    def last_deploys(self) -> dict[str, datetime]:
+    def last_ok_checks(self, models: Collection[str] | None = None) -> dict[str, datetime]:
+        where, params = self._in(models)
         with self._read() as cur:
             cur.execute(
-                "SELECT model, max(finished_at) FROM deployments "
-                "WHERE status = 'succeeded' GROUP BY model"
+                self.dialect.sql(
+                    f"SELECT model, last_ok_at FROM monitoring WHERE last_ok_at IS NOT NULL{where}"
+                ),
+                params,
+            )
+            return {m: self.dialect.time_out(at) for m, at in cur.fetchall()}
+
+    def checked_since(self, mark: datetime | None) -> tuple[set[str], datetime | None]:
+        with self._read() as cur:
+            if mark is None:
+                cur.execute("SELECT model, last_check_at FROM monitoring")
+            else:
+                cur.execute(
+                    self.dialect.sql(
+                        "SELECT model, last_check_at FROM monitoring WHERE last_check_at > ?"
+                    ),
+                    (self.dialect.time_in(mark),),
+                )
+            rows = [(m, self.dialect.time_out(at)) for m, at in cur.fetchall() if at is not None]
+        newest = max((at for _, at in rows), default=mark)
+        return {m for m, _ in rows}, newest
+
+    def last_deploys(self, models: Collection[str] | None = None) -> dict[str, datetime]:
+        where, params = self._in(models)
+        with self._read() as cur:
+            cur.execute(
+                self.dialect.sql(
+                    "SELECT model, max(finished_at) FROM deployments "
+                    f"WHERE status = 'succeeded'{where} GROUP BY model"
+                ),
+                params,
             )
             return {m: self.dialect.time_out(at) for m, at in cur.fetchall() if at is not None}
 

@@ -387,6 +387,45 @@ def test_a_scrape_after_changes_reads_as_a_first_scrape_would(ctx: Context) -> N
     assert 'mlops_model_orphaned{model="aa-model"} 1.0' in text
     assert text.index('model="aa-model"') < text.index('model="b-model"')  # by name
 
+    # Each kind of change, one scrape after another: what the history names, what a check
+    # changes without an event, and what time alone changes (staleness).
+    from datetime import timedelta
+
+    from mlops_tui.domain import Health
+    from mlops_tui.services import gate, monitoring
+
+    def check(name: str, health: Health = Health.OK, ago: timedelta = timedelta(0)) -> None:
+        then = Context(ctx.store, ctx.actor, clock=lambda: ctx.clock() - ago)
+        with gate.acting(then, "check", name):
+            at = then.clock()
+            monitoring.record(
+                then, name, version=1, health=health, ok=True, detail="", results=[],
+                stale_at=at + timedelta(hours=1),
+            )  # fmt: skip
+
+    later = Context(ctx.store, ctx.actor, clock=lambda: ctx.clock() + timedelta(hours=2))
+    steps = [
+        lambda: check("b-model"),  # health ok → ok after the first: no event at all
+        lambda: check("b-model"),
+        lambda: check("b-model", Health.WARN),
+        lambda: lifecycle.move(ctx, "c-model", "build"),
+        lambda: team.reactivate(ctx, "mia"),
+        lambda: handoffs.request(ctx, "c-model", to="mia"),
+        lambda: lifecycle.set_role(ctx, "aa-model", "olly", role="backup"),
+    ]
+    for step in steps:
+        step()
+        assert kept.render(ctx) == Exposition().render(ctx)
+    # b-model's last check was an hour ago (it goes stale in two hours' time), and another
+    # model was checked since: only the passing of time changes b-model's health
+    check("b-model", Health.WARN, ago=timedelta(hours=1))
+    check("a-model")
+    assert kept.render(ctx) == Exposition().render(ctx)
+    # two hours on, b-model's last check is past its max age: stale, without any write
+    assert kept.render(later) == Exposition().render(later)
+    assert 'mlops_model_health{health="stale",model="b-model"} 1.0' in kept.render(later).decode()
+    assert kept.render(ctx) == Exposition().render(ctx)
+
 
 async def test_alerts_from_alertmanager_reach_the_webhooks(served) -> None:
     """Like any other event: the server's relay delivers them, off the request's path."""
