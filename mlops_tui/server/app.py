@@ -100,16 +100,25 @@ class Server:
             with contextlib.suppress(Exception):
                 store.close()
 
-    def run(self, fn: Callable[[Store], T]) -> T:
-        """`fn(store)` on this worker thread's store; a StoreUnavailable drops the store."""
+    def run(self, fn: Callable[[Store], T], retry: bool = False) -> T:
+        """`fn(store)` on this worker thread's store; a StoreUnavailable drops the store.
+        With `retry` (a read), once more on a new connection first: after an outage, a
+        thread's old connection fails once before anyone knows it is dead."""
+        try:
+            return fn(self.store())
+        except StoreUnavailable:
+            self.drop()
+            if not retry:
+                raise
         try:
             return fn(self.store())
         except StoreUnavailable:
             self.drop()
             raise
 
-    async def call(self, fn: Callable[[Store], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.run, fn)
+    async def call(self, fn: Callable[[Store], T], *, retry: bool = False) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.run, fn, retry)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -163,7 +172,9 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
                 )
             from mlops_tui.services import tokens
 
-            found = await _server(request).call(lambda s: tokens.authenticate(s, secret))
+            found = await _server(request).call(
+                lambda s: tokens.authenticate(s, secret), retry=True
+            )
             if found is None:
                 return _error(
                     401,
@@ -234,7 +245,7 @@ async def _write(request: web.Request, fn: Callable[[Context], T]) -> T:
 
 # -- the routes ----------------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
-    head = await _server(request).call(lambda s: s.head())
+    head = await _server(request).call(lambda s: s.head(), retry=True)
     return web.json_response({"status": "ok", "head": head})
 
 
@@ -250,7 +261,7 @@ async def metrics(request: web.Request) -> web.Response:
             if server.settings.set_role:
                 store.act_as(None)
 
-    body = await server.call(read)
+    body = await server.call(read, retry=True)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
