@@ -14,7 +14,7 @@ DEMO_DB ?= $(CURDIR)/.demo/mlops.db
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[dev,mlflow]' --config-settings editable_mode=compat
 	$(BIN)/python -m compileall -q mlops_tui
 	touch $@
 

@@ -27,7 +27,8 @@ EXIT_CODES: dict[int, str] = {
     "(Typer's usage errors are 2 too)",
     3: "conflict: someone changed the model since you read it, or importing into a non-empty "
     "database; nothing was written",
-    4: "database unreachable, busy, read-only, full, or too new for this release",
+    4: "database unreachable, busy, read-only, full, or too new for this release, "
+    "or the MLflow tracking server unreachable or refusing the credentials",
     5: "a Git operation failed (rejected push, diverged branches, no remote, detached HEAD…)",
     6: "the Docker engine is unreachable",
     7: "not allowed: a permission rule refused it (the refusal is in the history)",
@@ -195,6 +196,14 @@ class Conflict(MlopsError):
 
 class StoreUnavailable(MlopsError):
     title = "Database unreachable"
+    exit_code = 4
+
+
+class RegistryUnreachable(MlopsError):
+    """The MLflow registry cannot be read or written: its server does not answer, is not
+    MLflow, refuses the credentials, or its database cannot be opened."""
+
+    title = "MLflow"
     exit_code = 4
 
 
