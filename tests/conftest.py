@@ -204,3 +204,16 @@ def both_ways(script: str, ways: tuple[str, str], *argv: str) -> list[tuple[int,
         )
         outputs.append((result.returncode, result.stdout, result.stderr))
     return outputs
+
+
+# -- MLflow: a real tracking server and local registries (tests/mlflowstack.py) -----------
+from tests.mlflowstack import mlflow_local, mlflow_server  # noqa: E402, F401 - fixtures
+
+
+@pytest.fixture
+def mlflow_private(tmp_path):
+    """An MLflow server of this test's own, for a test that stops and starts it."""
+    from tests.mlflowstack import MlflowServer
+
+    with MlflowServer(tmp_path) as server:
+        yield server

@@ -17,6 +17,7 @@ from mlops_tui.cli import (
     history,
     lifecycle,
     loop,  # test, deploy, rollback, check, alerts
+    mlflow,  # the MLflow bridge
     models,
     oncall,  # the on-call review
     serve,  # the registry over HTTP
@@ -100,6 +101,7 @@ app.add_typer(oncall.app, name="oncall")
 doctor.register(app)
 serve.register(app)
 app.add_typer(tokens.app, name="token")
+app.add_typer(mlflow.app, name="mlflow")
 
 
 def _one_suggestion(group: typer.Typer) -> None:

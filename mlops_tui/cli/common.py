@@ -48,9 +48,9 @@ def session(
     without Click, such as the fast `mlops status` path, passes its own.
 
     When the command wrote something (the history's head moved) and `deliver` is on, due
-    webhook deliveries go out for at most a second first; `mlops status` turns this off so
-    that a shell prompt never waits for a receiver. `read_only`: the command never writes,
-    so the store may be the lean PostgreSQL reader.
+    webhook deliveries and MLflow alias pushes go out briefly first; `mlops status` turns
+    this off so that a shell prompt never waits for a receiver. `read_only`: the command
+    never writes, so the store may be the lean PostgreSQL reader.
     """
     from mlops_tui.store import open_store
 
@@ -66,9 +66,9 @@ def session(
     finally:
         try:
             if head is not None and _head(store) not in (head, None):
-                from mlops_tui.services import webhooks
+                from mlops_tui.services import relays
 
-                webhooks.after_write(ctx)
+                relays.after_write(ctx)
         finally:
             store.close()
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mlops_tui.cli import output
 from mlops_tui.cli.common import session
+
+if TYPE_CHECKING:
+    from mlops_tui.domain.mlflow import MlflowVersion
 
 app = typer.Typer(help="Add models, change their details and look them up.", no_args_is_help=True)
 
@@ -89,12 +94,25 @@ def show(
     with session() as ctx:
         model = queries.model(ctx, name)
         versions = queries.versions(ctx, name)
+        from_mlflow, aliases = queries.mlflow_versions(ctx, name)
         recent = queries.history(ctx, model=name, limit=5)
         from mlops_tui.services.team import looked  # changes since the owner looked
 
         looked(ctx, model)
     if as_json:
-        output.emit_json({**output.record(model), "versions": [output.record(v) for v in versions]})
+        shown = [
+            {
+                **output.record(v),
+                "mlflow": {
+                    **output.record(from_mlflow[v.number]),
+                    "aliases": aliases.get(v.number, []),
+                }
+                if v.number in from_mlflow
+                else None,
+            }
+            for v in versions
+        ]
+        output.emit_json({**output.record(model), "versions": shown})
         return
     now = datetime.now(UTC)
     colour = output.use_colour()
@@ -124,14 +142,29 @@ def show(
     text = "".join(f"{k + ':':<13}{v}\n" for k, v in fields)
     if versions:
         text += "\nversions:\n"
-        text += "".join(
-            f"  v{v.number:<4} {(v.commit or '-')[:12]:<12}  {v.data_ref or '-'}  "
-            f"{v.image or '-'}  {timefmt.local(v.created_at)} by {v.created_by}\n"
-            for v in versions[:10]
-        )
+        for v in versions[:10]:
+            text += (
+                f"  v{v.number:<4} {(v.commit or '-')[:12]:<12}  {v.data_ref or '-'}  "
+                f"{v.image or '-'}  {timefmt.local(v.created_at)} by {v.created_by}\n"
+            )
+            if (m := from_mlflow.get(v.number)) is not None:
+                text += "        " + _mlflow_line(m, aliases.get(v.number, [])) + "\n"
     if recent:
         text += "\nrecent history:\n"
         text += "".join(
             f"  {timefmt.local(e.at)}  {e.actor:<10} {queries.describe(e)}\n" for e in recent
         )
     output.write(text)
+
+
+def _mlflow_line(m: MlflowVersion, aliases: list[str]) -> str:
+    """A version's MLflow side, under its line in `model show`."""
+    parts = [f"MLflow {m.registered_model!r} version {m.mlflow_version}"]
+    if m.run_id:
+        parts.append(f"run {m.run_id[:12]}" + (f" by {m.author}" if m.author else ""))
+    metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(m.metrics.items())[:4])
+    if metrics:
+        parts.append(metrics)
+    if aliases:
+        parts.append(" ".join(f"@{a}" for a in aliases))
+    return " · ".join(parts)

@@ -354,14 +354,14 @@ async def _warm(server: Server) -> None:
 async def _relay(server: Server) -> None:
     """Deliver webhook events after writes, off the requests' path: a slow receiver never
     slows Alertmanager down, and the outbox keeps whatever is not delivered yet."""
-    from mlops_tui.services import webhooks
+    from mlops_tui.services import relays
 
     while True:
         await server.wrote.wait()
         server.wrote.clear()
 
         def deliver(store: Store) -> None:
-            webhooks.after_write(Context(store, "mlops-serve"))
+            relays.after_write(Context(store, "mlops-serve"))
 
         try:
             await server.call(deliver)

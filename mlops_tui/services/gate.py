@@ -17,7 +17,7 @@ test runs every write command against it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, ParamSpec, TypeVar
 
@@ -77,6 +77,9 @@ RULES: dict[str, Action] = {
     "token": Action(ADMIN, "manage API tokens"),
     "settings": Action(ADMIN, "change the team's settings"),
     "import": Action(ADMIN, "import a history"),
+    "mlflow-import": Action(MAINTAINER, "import models from MLflow"),
+    "mlflow-sync": Action(KNOWN, "sync {m} from MLflow"),
+    "mlflow-link": Action(RESPONSIBLE, "link {m} to MLflow"),
 }
 
 
@@ -254,10 +257,13 @@ def _after_write(ctx: Context) -> None:
 
 
 @contextmanager
-def bookkeeping(ctx: Context) -> Iterator[Grant]:
-    """For writes that change nobody's data and append no event: the webhook relay's outbox
-    and the marker of what someone last looked at. Anyone may, viewers included."""
-    with ctx.store.acting(Grant(ctx.actor, "bookkeeping", kinds=frozenset())) as grant:
+def bookkeeping(ctx: Context, records: Iterable[str] = ()) -> Iterator[Grant]:
+    """For writes that change nobody's data: the webhook relay's outbox and the marker of
+    what someone last looked at. Anyone may, viewers included. `records`: the only kinds of
+    event it may append, the outcome of a relay's delivery (none by default); it can still
+    change no table the history describes."""
+    grant = Grant(ctx.actor, "bookkeeping", kinds=frozenset(records))
+    with ctx.store.acting(grant):
         yield grant
 
 

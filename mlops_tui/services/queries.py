@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops_tui import domain
 from mlops_tui.domain import Event, Model, Stage, Version
+from mlops_tui.domain.mlflow import MlflowVersion
 from mlops_tui.errors import InvalidInput, no_such
 from mlops_tui.services import team as _team
 from mlops_tui.services.context import Context
@@ -65,6 +66,28 @@ def versions(ctx: Context, name: str) -> list[Version]:
     )
 
 
+def mlflow_versions(
+    ctx: Context, name: str
+) -> tuple[dict[int, MlflowVersion], dict[int, list[str]]]:
+    """A model's versions that are MLflow versions (by number here), and the MLflow aliases
+    on each as last seen: read from the two tables alone, so a model's page never loads the
+    MLflow bridge or waits on MLflow."""
+    name = domain.validate_model_name(name)
+    found = {m.number: m for m in ctx.store.rows(schema.MLFLOW_VERSIONS, model=name)}
+    link = ctx.store.row(schema.MLFLOW_LINKS, model=name)
+    aliases: dict[int, list[str]] = {}
+    if link is not None:
+        numbers = {
+            m.mlflow_version: m.number
+            for m in found.values()
+            if m.registered_model == link.registered_model
+        }
+        for alias, there in sorted(link.aliases.items()):
+            if there in numbers:
+                aliases.setdefault(numbers[there], []).append(alias)
+    return found, aliases
+
+
 def history(
     ctx: Context,
     *,
@@ -106,6 +129,8 @@ def describe(event: Event) -> str:
             )
     elif event.kind == domain.MODEL_CREATED:
         text = f"created in {d.get('stage')}, owner {d.get('owner')}"
+        if d.get("source") == "mlflow":
+            text += " (from MLflow)"
     elif event.kind == domain.MODEL_EDITED:
         after = d.get("after") or {}
         text = "set " + ", ".join(f"{k} to {_shown(after.get(k))}" for k in d.get("fields", []))
@@ -124,6 +149,10 @@ def describe(event: Event) -> str:
         text = _describe_loop(event.kind, d)
     elif event.kind.split(".")[0] in ("approval", "webhook", "gc"):
         text = _describe_registry(event.kind, d)
+    elif event.kind.startswith("mlflow."):
+        from mlops_tui.domain import mlflow
+
+        text = mlflow.describe(event.kind, d)
     else:
         text = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("note", "joined"))
     if d.get("note"):

@@ -27,6 +27,8 @@ REPLAYED_KINDS = (
     "deploy.finished",
     "check.ran",
     "model.edited",
+    "mlflow.imported",
+    "mlflow.version",
 )
 #: a model's replayed state, field by field (a checkpoint keeps it in this order)
 FIELDS = (
@@ -111,6 +113,15 @@ def _apply_later_kinds(model: dict[str, Any], e: Event) -> bool:
             model["previous_production"] = model["production_version"]
         model["production_version"] = d["version"]
         model["deployed_at"] = e.at  # its monitoring clock starts (staleness)
+        return True
+    if e.kind == "mlflow.version":  # a version registered in MLflow: the newest is candidate
+        if model["version"] is not None and d["version"] <= model["version"]:
+            return False
+        model["version"] = d["version"]
+        return True
+    if e.kind == "mlflow.imported":  # production as MLflow's alias named it
+        model["production_version"] = d.get("production_version")
+        model["deployed_at"] = e.at if d.get("production_version") is not None else None
         return True
     if e.kind == "check.ran":
         health = d.get("health")

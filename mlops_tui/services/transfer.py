@@ -27,6 +27,7 @@ def export(ctx: Context, out: TextIO) -> dict[str, int]:
     counts.update({kind: 0 for kind in _LOOP_RECORDS})  # the loop's evidence
     counts.update({kind: 0 for kind in _TEAM_RECORDS})  # the team
     counts.update({kind: 0 for kind in _REGISTRY_RECORDS})  # approvals, webhooks
+    counts.update({kind: 0 for kind in _MLFLOW_RECORDS})  # the MLflow bridge
     header = {
         "type": FORMAT,
         "version": FORMAT_VERSION,
@@ -209,11 +210,29 @@ _REGISTRY_RECORDS: dict[str, _Record] = {
     "webhook_delivery": (_check_registry, lambda r: r.get("id")),
     "webhook_attempt": (_check_registry, lambda r: r.get("id")),
 }
+
+
+def _check_mlflow_link(row: dict[str, Any]) -> None:
+    """A link names its tracking server as the bridge would take it: never a credential."""
+    from mlops_tui.adapters.mlflow_registry import validate_tracking_uri
+
+    _check_loop(row)
+    uri = row.get("tracking_uri")
+    if not isinstance(uri, str) or validate_tracking_uri(uri) != uri:
+        raise ValueError("tracking_uri is not a tracking URI the bridge would keep")
+
+
+# The MLflow bridge: links and the versions that are MLflow versions (not the push outbox)
+_MLFLOW_RECORDS: dict[str, _Record] = {
+    "mlflow_link": (_check_mlflow_link, lambda r: r.get("model")),
+    "mlflow_version": (_check_loop, lambda r: (r.get("model"), r.get("number"))),
+}
 _RECORDS = {
     **{k: v for k, v in _RECORDS.items() if k != "event"},
     **_LOOP_RECORDS,
     **_TEAM_RECORDS,
     **_REGISTRY_RECORDS,
+    **_MLFLOW_RECORDS,
     "event": (_check_event, _RECORDS["event"][1]),
 }
 

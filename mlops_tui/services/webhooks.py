@@ -42,6 +42,7 @@ CATEGORIES = (
     "gc",  # gc.removed: what clean-up deleted
     "git",  # git.pull, git.commit, git.tag (GTO's prod tags too), git.push
     "handoff",  # handoff.requested, handoff.ticked, handoff.declined, handoff.cancelled
+    "mlflow",  # mlflow.imported, .version, .alias_moved, .alias_set, .linked, .unlinked
     "model",  # model.created, model.edited, model.linked
     "owner",  # owner.set: owner, backup or on-call changed, accepted handoffs included
     "permission",  # permission.denied

@@ -602,6 +602,67 @@ def add_tokens_and_alert_sources(m: Migration) -> None:
     )
 
 
+def add_mlflow_bridge(m: Migration) -> None:
+    """The MLflow bridge: each model's link to a registered model (one model here per
+    registered model there, or two would fight over its alias), the versions that are MLflow
+    model versions, and the outbox of alias pushes after deployments."""
+    m.run(
+        """
+        CREATE TABLE mlflow_links (
+            model TEXT PRIMARY KEY REFERENCES models (name),
+            tracking_uri TEXT NOT NULL,
+            registered_model TEXT NOT NULL,
+            alias TEXT,
+            aliases <JSON> NOT NULL DEFAULT '{}',
+            tags <JSON> NOT NULL DEFAULT '{}',
+            created_at <TIME> NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at <TIME> NOT NULL,
+            updated_by TEXT NOT NULL,
+            last_event <BIGINT> NOT NULL DEFAULT 0,
+            UNIQUE (tracking_uri, registered_model)
+        )
+        """,
+        """
+        CREATE TABLE mlflow_versions (
+            model TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            registered_model TEXT NOT NULL,
+            mlflow_version TEXT NOT NULL,
+            run_id TEXT,
+            author TEXT,
+            metrics <JSON> NOT NULL DEFAULT '{}',
+            stage TEXT,
+            registered_at <TIME>,
+            PRIMARY KEY (model, number),
+            UNIQUE (model, registered_model, mlflow_version),
+            FOREIGN KEY (model, number) REFERENCES versions (model, number)
+        )
+        """,
+        """
+        CREATE TABLE mlflow_pushes (
+            id <ID>,
+            model TEXT NOT NULL,
+            event <BIGINT> NOT NULL,
+            version INTEGER NOT NULL,
+            tracking_uri TEXT NOT NULL,
+            registered_model TEXT NOT NULL,
+            mlflow_version TEXT,
+            alias TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at <TIME> NOT NULL,
+            next_attempt_at <TIME>,
+            last_error TEXT,
+            done_at <TIME>,
+            actor TEXT NOT NULL,
+            UNIQUE (model, event)
+        )
+        """,
+        "CREATE INDEX mlflow_pushes_waiting ON mlflow_pushes (status, next_attempt_at)",
+    )
+
+
 #: Every step in order; a database at version N has run the first N.
 STEPS: tuple[Callable[[Migration], None], ...] = (
     create_models_and_history,
@@ -615,6 +676,7 @@ STEPS: tuple[Callable[[Migration], None], ...] = (
     add_checkpoints,
     add_service_accounts,
     add_tokens_and_alert_sources,
+    add_mlflow_bridge,
 )
 LATEST = len(STEPS)
 

@@ -39,6 +39,7 @@ from mlops_tui.domain import (
     Version,
     Webhook,
 )
+from mlops_tui.domain.mlflow import AliasPush, MlflowLink, MlflowVersion
 
 #: How a value is stored and read back: "text", "int", "float", "bool", "time", "json",
 #: "enum", "csv" (a tuple of names), "checklist" or "bytes". `time` and `json` are the dialect's
@@ -552,6 +553,69 @@ CHECKPOINTS: Table[Any] = Table(
     ),
     order="upto",
 )
+#: The MLflow bridge: a model kept in step with a registered model on a tracking server
+MLFLOW_LINKS = Table(
+    "mlflow_links",
+    (
+        Col("model"),
+        Col("tracking_uri"),
+        Col("registered_model"),
+        Col("alias"),
+        # MLflow's state as last seen: each move there is an event here (`mlflow.alias_moved`,
+        # `mlflow.alias_set`), so the column alone is a cache of it
+        Col("aliases", "json", bookkeeping=True),
+        Col("tags", "json"),
+        Col("created_at", "time"),
+        Col("created_by"),
+        Col("updated_at", "time"),
+        Col("updated_by"),
+        Col("last_event", "int", attr="cursor", bookkeeping=True, default=0),
+    ),
+    MlflowLink,
+    "mlflow_link",
+    "model",
+    recorded=True,
+)
+MLFLOW_VERSIONS = Table(
+    "mlflow_versions",
+    (
+        Col("model"),
+        Col("number", "int"),
+        Col("registered_model"),
+        Col("mlflow_version"),
+        Col("run_id"),
+        Col("author"),
+        Col("metrics", "json"),
+        Col("stage"),
+        Col("registered_at", "time"),
+    ),
+    MlflowVersion,
+    "mlflow_version",
+    "model, number",
+    recorded=True,
+)
+#: the outbox of alias pushes after deployments: a process's progress, not the team's data
+MLFLOW_PUSHES = Table(
+    "mlflow_pushes",
+    (
+        Col("id", "int"),
+        Col("model"),
+        Col("event", "int"),
+        Col("version", "int"),
+        Col("tracking_uri"),
+        Col("registered_model"),
+        Col("mlflow_version"),
+        Col("alias"),
+        Col("status"),
+        Col("attempts", "int"),
+        Col("created_at", "time"),
+        Col("next_attempt_at", "time"),
+        Col("last_error"),
+        Col("done_at", "time"),
+        Col("actor"),
+    ),
+    AliasPush,
+)
 #: PostgreSQL only: SQLite keeps the schema version in its header (PRAGMA user_version)
 META: Table[Any] = Table("mlops_meta", (Col("key"), Col("value")))
 
@@ -576,6 +640,9 @@ TABLES: tuple[Table[Any], ...] = (
     SETTINGS,
     HANDOFFS,
     LINKS,
+    MLFLOW_LINKS,
+    MLFLOW_VERSIONS,
+    MLFLOW_PUSHES,
     VIEWS,
     ANCHOR,
     CHECKPOINTS,

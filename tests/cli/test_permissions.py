@@ -126,6 +126,16 @@ WRITES: dict[str, Write] = {
         ("oncall", "runbook", "churn", "https://wiki.example.com/churn"), "responsible"
     ),
     "import": Write(("import", "{export}"), "admin", "into an empty database only"),
+    "mlflow import": Write(
+        ("mlflow", "import", "--tracking-uri", "http://127.0.0.1:9"),
+        "maintainer",
+        "`--dry-run` reads only",
+    ),
+    "mlflow sync": Write(("mlflow", "sync"), "known", "`--dry-run` reads only"),
+    "mlflow link": Write(
+        ("mlflow", "link", "churn", "--tracking-uri", "http://127.0.0.1:9"), "responsible"
+    ),
+    "mlflow unlink": Write(("mlflow", "unlink", "churn"), "responsible"),
     "demo": Write(("demo", "--no-tui"), "nobody's data", "seeds an empty database only"),
     "init": Write(("init",), "nobody's data", "creates or migrates the schema"),
 }
@@ -154,6 +164,7 @@ READ_ONLY = {
     "oncall",
     "doctor",
     "token list",
+    "mlflow status",
     "serve",  # its requests run the use cases the commands here run, as each token's person
 }
 
