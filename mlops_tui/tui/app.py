@@ -22,6 +22,7 @@ from textual.signal import Signal
 from textual.theme import Theme
 
 from mlops_tui.domain import Alert, Handoff, Health, Model
+from mlops_tui.domain.mlflow import PushStatus
 from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.store import Change
 from mlops_tui.tui import prefs
@@ -40,6 +41,7 @@ from mlops_tui.tui.screens.oncall import OncallScreen
 from mlops_tui.tui.widgets.shell.views import VIEWS
 
 if TYPE_CHECKING:
+    from mlops_tui.services.mlflow_bridge import Report
     from mlops_tui.services.monitoring import CheckOutcome
 
 #: How long the listening thread waits at a time: a bound on how long closing the app waits
@@ -97,6 +99,40 @@ def check_notice(outcome: CheckOutcome) -> tuple[str, str, SeverityLevel]:
         sentences.append(opened + ".")
     severity = CHECK_SEVERITY.get(check.health, "warning")
     return f"Checked {outcome.model}", " ".join(sentences), severity
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def sync_notice(name: str | None, reports: list[Report]) -> tuple[str, list[str]]:
+    """(summary, drift warnings) for an MLflow sync run from the palette: what came in, in
+    one line, and each model whose production MLflow's alias disagrees with."""
+    plans = [p for r in reports for p in r.plans]
+    if not plans:
+        return "MLflow: no model is linked yet", []
+    versions = sum(len(p.versions) for p in plans)
+    moves = sum(len(p.moves) for p in plans)
+    pushed = sum(1 for r in reports for x in r.pushes if x.status == PushStatus.DONE)
+    done = [
+        part
+        for n, part in (
+            (versions, _count(versions, "new version", "new versions")),
+            (moves, _count(moves, "alias moved", "aliases moved")),
+            (pushed, _count(pushed, "alias pushed", "aliases pushed")),
+        )
+        if n
+    ]
+    changed = sorted({p.name for p in plans if p.versions or p.moves})
+    if not done:
+        summary = f"MLflow: {name} is up to date" if name else "MLflow: up to date"
+    else:
+        summary = "MLflow: " + ", ".join(done)
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            summary += f" ({', '.join(changed[:3])}{more})"
+    drifts = [f"{p.name}: {p.drift}" for p in plans if p.drift]
+    return summary, drifts
 
 
 class MlopsApp(App[None]):
@@ -214,19 +250,19 @@ class MlopsApp(App[None]):
         if snapshot is not None:
             self.snapshot = snapshot
             self.data_signal.publish(snapshot)
-            self.relay_webhooks()
+            self.relay()
 
     @work(thread=True, exclusive=True, group="webhooks")
-    def relay_webhooks(self) -> None:
-        """Something changed: send due webhook events, on a connection of its own so the
-        board never waits for a receiver. Failures stay in the outbox's log."""
+    def relay(self) -> None:
+        """Something changed: send due webhook events and MLflow aliases, on a connection
+        of its own so the board never waits for a receiver. Failures stay in the outboxes."""
         with contextlib.suppress(Exception):
-            if self.backend.has_webhooks():
-                from mlops_tui.services import webhooks
+            if self.backend.has_relays():
+                from mlops_tui.services import relays
                 from mlops_tui.tui.session import own_context
 
                 with own_context(self.backend) as ctx:
-                    webhooks.after_write(ctx)
+                    relays.after_write(ctx)
 
     def set_problem(self, problem: str | None) -> None:
         if problem != self.problem:
@@ -390,6 +426,37 @@ class MlopsApp(App[None]):
             self.notify, f"Alert #{alert.id} on {alert.model} acknowledged", title="Alerts"
         )
         self._from_thread(self.poll, True)
+
+    # -- MLflow ---------------------------------------------------------------------------
+    def mlflow_sync(self, name: str | None = None) -> None:
+        """Bring MLflow's new versions and alias moves in now, for every linked model or
+        one, rather than at the next `mlops mlflow sync`. One sync at a time: a second
+        would only read the same registry again and find nothing left to bring."""
+        if any(w.group == "mlflow-sync" and not w.is_finished for w in self.workers):
+            self.notify("MLflow is being synced already", title="MLflow")
+            return
+        self.notify(
+            f"Syncing {name or 'the linked models'} with MLflow…", title="MLflow", timeout=2
+        )
+        self._mlflow_sync(name)
+
+    @work(thread=True, group="mlflow-sync")
+    def _mlflow_sync(self, name: str | None) -> None:
+        try:
+            reports = self.backend.mlflow_sync(name)
+        except MlopsError as exc:
+            self._from_thread(self.show_error, exc)
+        except Exception as exc:  # shown, never a traceback
+            self._from_thread(self.show_error, MlopsError(f"{type(exc).__name__}: {exc}"))
+        else:
+            self._from_thread(self._mlflow_synced, name, reports)
+        self._from_thread(self.poll, True)  # new versions show on the board and the model
+
+    def _mlflow_synced(self, name: str | None, reports: list[Report]) -> None:
+        summary, drifts = sync_notice(name, reports)
+        self.notify(summary, title="MLflow sync", markup=False)
+        for drift in drifts:  # production differs there and here: a person must decide
+            self.notify(drift, title="MLflow drift", severity="warning", timeout=15, markup=False)
 
     # -- hand over ---------------------------------------------------------------------
     def hand_over(self, model: Model | None) -> None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from mlops_tui.domain import Alert, Event, Handoff, Model, Stage, User, Version
+from mlops_tui.domain.mlflow import MlflowLink, MlflowVersion
 from mlops_tui.errors import MlopsError, StoreUnavailable
 from mlops_tui.services import lifecycle, queries, team
 from mlops_tui.services.context import Context
@@ -27,6 +28,7 @@ from mlops_tui.store.base import Watch
 if TYPE_CHECKING:
     # Imported where used, so opening the TUI does not load every service up front.
     from mlops_tui.services.approvals import Approval
+    from mlops_tui.services.mlflow_bridge import Report
     from mlops_tui.services.monitoring import CheckOutcome, LoopSummary
     from mlops_tui.services.oncall import Review
     from mlops_tui.services.timetravel import ModelAt
@@ -51,6 +53,12 @@ class Detail:
     model: Model
     history: list[tuple[Event, str]]  # newest first, with what each event did
     versions: list[Version]  # newest first: what each was built from
+    #: the versions that are MLflow versions, by number: their run, author and metrics
+    mlflow: dict[int, MlflowVersion] = field(default_factory=dict)
+    #: number here -> the MLflow aliases on it, as last seen
+    aliases: dict[int, list[str]] = field(default_factory=dict)
+    #: the registered model it is kept in step with, if any
+    link: MlflowLink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +160,10 @@ class Backend:
             model = queries.model(self.ctx, name)
             events = queries.history(self.ctx, model=name, limit=limit)
             versions = queries.versions(self.ctx, name)
-            return Detail(model, [(e, queries.describe(e)) for e in events], versions)
+            mlflow, aliases = queries.mlflow_versions(self.ctx, name)
+            link = self.ctx.store.row(schema.MLFLOW_LINKS, model=model.name)
+            described = [(e, queries.describe(e)) for e in events]
+            return Detail(model, described, versions, mlflow, aliases, link)
 
         return self._call(read)
 
@@ -172,9 +183,13 @@ class Backend:
 
         return self._call(lambda: timetravel.timeline(self.ctx, name))
 
-    def has_webhooks(self) -> bool:
+    def has_relays(self) -> bool:
+        """Whether anything goes out after a write: webhooks, or MLflow aliases."""
         return self._call(
-            lambda: bool(self.ctx.store.rows(schema.WEBHOOKS, active=True, order="id"))
+            lambda: (
+                bool(self.ctx.store.rows(schema.WEBHOOKS, active=True, order="id"))
+                or self.ctx.store.row(schema.MLFLOW_LINKS) is not None
+            )
         )
 
     def pending_approvals(self, mine: bool = False) -> list[Approval]:
@@ -194,6 +209,14 @@ class Backend:
         from mlops_tui.services import approvals
 
         return self._call(lambda: approvals.reject(self.ctx, name, version, note))
+
+    def mlflow_sync(self, name: str | None = None) -> list[Report]:
+        """Bring the linked models' new MLflow versions and alias moves in (one model's,
+        or every linked one's). MLflow can take seconds to answer, or not answer at all,
+        hence a connection of its own: the board keeps polling meanwhile."""
+        from mlops_tui.services import mlflow_bridge
+
+        return self._own(lambda ctx: mlflow_bridge.sync(ctx, name))
 
     # -- test, deploy, health, alerts --------------------------------------------------
     def loop_summary(self, name: str) -> LoopSummary:

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
 from mlops_tui.domain import Model
 from mlops_tui.tui.screens.base import MlopsScreen
+from mlops_tui.tui.widgets.detail.versions import Versions
 
 if TYPE_CHECKING:
     from mlops_tui.tui.app import MlopsApp
@@ -60,6 +62,7 @@ class MlopsCommands(Provider):
             )
             yield "models: Sort", lambda: screen.run_action("sort"), "Sort by the next column (s)"
         yield from _registry_commands(app)
+        yield from _mlflow_commands(app, screen, selected)
         yield "app: Refresh", app.action_refresh, "Reload from the database now (r)"
         yield "app: Keys", app.action_help, "Every key of this screen (?)"
         yield "app: Theme…", app.action_change_theme, "Pick a colour theme (remembered)"
@@ -101,6 +104,26 @@ def _registry_commands(app: MlopsApp) -> Iterator[Command]:
         pending,
         "Versions waiting for approval before production: approve (a) or reject (x)",
     )
+
+
+# -- MLflow ----------------------------------------------------------------------------------
+def _mlflow_commands(
+    app: MlopsApp, screen: Screen[object], model: Model | None
+) -> Iterator[Command]:
+    yield (
+        "mlflow: Sync",
+        app.mlflow_sync,
+        "Bring in the new MLflow versions and alias moves of every linked model",
+    )
+    # Whether a model is linked is known where its page shows it, without asking the
+    # database from the UI thread.
+    if model is not None and any(v.linked == model.name for v in screen.query(Versions)):
+        name = model.name
+        yield (
+            f"mlflow: Sync {name}",
+            lambda: app.mlflow_sync(name),
+            f"Bring in {name}'s new MLflow versions and alias moves",
+        )
 
 
 # -- test, deploy, rollback, check ---------------------------------------------------------

@@ -139,7 +139,9 @@ class DetailScreen(MlopsScreen):
         title.append(f"  owner {model.owner}", style="italic")
         self.query_one("#detail-title", Static).update(title)
         self.query_one(Overview).show(model)
-        self.query_one(Versions).show(model, detail.versions)
+        self.query_one(Versions).show(
+            model, detail.versions, detail.mlflow, detail.aliases, detail.link
+        )
         self.query_one(Timeline).show(detail.history, self.mlops.now(), HISTORY_LIMIT)
         self.query_one(Handoffs).load(model.name)
 
