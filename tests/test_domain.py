@@ -104,3 +104,25 @@ def test_notes_are_plain_text_or_refused(note: str) -> None:
 def test_huge_notes_are_refused_with_their_size() -> None:
     with pytest.raises(InvalidInput, match="too long"):
         domain.clean_text("x" * 1_000_000, "note", domain.MAX_NOTE)
+
+
+# -- the MLflow bridge's naming rule ----------------------------------------------------------
+@given(st.text(max_size=300))
+def test_a_registered_models_name_here_is_a_valid_name_or_none(name: str) -> None:
+    from mlops_tui.domain.mlflow import local_name
+
+    found = local_name(name)
+    if found is not None:
+        assert domain.validate_model_name(found) == found
+        assert local_name(found) == found, "a name here maps to itself"
+
+
+def test_the_naming_rule_as_the_readme_gives_it() -> None:
+    from mlops_tui.domain.mlflow import local_name
+
+    assert local_name("Iris Classifier") == "iris-classifier"
+    assert local_name("Über Modell") == "uber-modell"
+    assert local_name("team/churn.v2") == "team-churn.v2"
+    assert local_name("__private__") == "private"
+    assert local_name("模型") is None and local_name("---") is None
+    assert local_name("x" * 100) == "x" * 64

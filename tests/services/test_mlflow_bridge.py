@@ -348,3 +348,62 @@ def test_a_registry_kept_in_postgresql_imports_and_takes_the_alias(
     deploys.record(ctx, "churn-model", version=2)
     relays.after_write(ctx)
     assert _alias(uri, "Churn Model", "production") == "2"
+
+
+def test_two_syncs_at_once_write_each_fact_once(
+    ctx: Context, db_url: str, mlflow_local: str
+) -> None:
+    """Both read MLflow before either writes (each waits for the other when it closes the
+    registry); the second to write finds the first's versions and alias moves already in."""
+    import threading
+
+    from mlops_tui.adapters.mlflow_registry import Registry
+    from mlops_tui.store import open_store
+
+    seed(mlflow_local, "churn", 1, aliases={"production": 1})
+    mlflow_bridge.import_registry(ctx, mlflow_local)
+    add_version(mlflow_local, "churn")
+    move_alias(mlflow_local, "churn", "champion", 2)
+    both_read = threading.Barrier(2, timeout=30)
+
+    class Waiting(Registry):
+        def __init__(self, inner: Registry) -> None:
+            self.inner, self.uri = inner, inner.uri
+
+        def registered_models(self, names=None):
+            return self.inner.registered_models(names)
+
+        def versions(self, name):
+            return self.inner.versions(name)
+
+        def runs(self, run_ids):
+            return self.inner.runs(run_ids)
+
+        def set_alias(self, name, alias, version):
+            self.inner.set_alias(name, alias, version)
+
+        def close(self) -> None:
+            self.inner.close()
+            both_read.wait()
+
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        store = open_store(db_url)
+        try:
+            mlflow_bridge.sync(Context(store, "alice"), opener=lambda u: Waiting(open_registry(u)))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    kinds = [e.kind for e in ctx.store.history(model="churn", limit=10)]
+    assert kinds.count("mlflow.version") == 2, "v1 at import, v2 once"
+    assert kinds.count("mlflow.alias_moved") == 1
+    assert ctx.store.get_model("churn").version == 2
