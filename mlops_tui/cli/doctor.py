@@ -24,7 +24,7 @@ def doctor(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per check."),
 ) -> None:
-    """Check the set-up: database, identity, Docker, Git, model repositories, webhooks.
+    """Check the set-up: database, identity, Docker, Git, model repositories, webhooks, MLflow.
 
     Only looks (nothing is created, migrated, delivered or recorded) and waits a few
     seconds at most for each thing outside. Exits 1 when a check finds a problem.

@@ -4,8 +4,9 @@ thing to do about it.
 Doctor is run when something is already wrong, so it only looks and never waits for long:
 the store is opened without migrating (on PostgreSQL through the read-only reader when the
 schema allows it), a missing SQLite file is reported rather than created, a webhook gets a
-HEAD and never an event, and Docker, Git and each webhook answer on a thread of their own
-that is left behind once its time is up. Nothing here is recorded: a diagnosis is not the
+HEAD and never an event, an MLflow tracking server is only read from, and Docker, Git, each
+webhook and each tracking server answer on a thread of their own that is left behind once
+its time is up. Nothing here is recorded: a diagnosis is not the
 team's history.
 """
 
@@ -27,6 +28,7 @@ from mlops_tui.store import Store, is_postgres_url, open_store, schema, sqlite_p
 
 if TYPE_CHECKING:
     from mlops_tui.domain import Webhook
+    from mlops_tui.domain.mlflow import AliasPush, MlflowLink
 
 Status = Literal["ok", "warn", "problem"]
 #: Seconds Docker, Git and each webhook get to answer (PostgreSQL has its connect timeout).
@@ -66,9 +68,11 @@ def diagnose(db: str | None = None, *, timeout: float = TIMEOUT) -> list[Check]:
             first += _guarded("shared database", partial(_sharing, store))
             last += _guarded("repos", partial(_repositories, store))
             hooks: list[Webhook] = store.rows(schema.WEBHOOKS, active=True, order="id")
+            links: list[MlflowLink] = store.rows(schema.MLFLOW_LINKS, order="model")
+            waiting = store.rows(schema.MLFLOW_PUSHES, status="pending", order="id")
         except MlopsError as exc:  # the database went away after the first look
             first.append(Check("database", "problem", exc.cli_message, _UNREACHABLE))
-            hooks = []
+            hooks, links, waiting = [], [], []
         finally:
             store.close()
         for hook in hooks:
@@ -76,6 +80,13 @@ def diagnose(db: str | None = None, *, timeout: float = TIMEOUT) -> list[Check]:
                 f"webhook #{hook.id}", "problem", f"{hook.url} did not answer", _hook_fix(hook)
             )
             outside.append(_Pending(partial(_webhook, hook, timeout), timeout, hung))
+        for uri, names in _tracking_servers(links).items():
+            # a local registry's first open imports MLflow: seconds before any answer
+            limit = timeout if uri.startswith("http") else timeout + 10
+            hung = Check(f"MLflow {uri}", "problem", "it did not answer", _MLFLOW_FIX)
+            pushes = [p for p in waiting if p.tracking_uri == uri]
+            check = partial(_mlflow, uri, names, pushes, limit)
+            outside.append(_Pending(check, limit, hung))
     answers = [pending.result() for pending in outside]
     return first + answers[:2] + last + answers[2:]
 
@@ -332,6 +343,52 @@ def _repository(check: str, model: str, path: str) -> Check:
         detail = exc.reason if isinstance(exc, ConfigError) else f"mlops.toml is not UTF-8: {exc}"
         return Check(check, "problem", detail, f"correct {path}/mlops.toml and commit it")
     return Check(check, "ok", f"{path} at {sha[:12]}: mlops.toml is valid")
+
+
+# -- MLflow ----------------------------------------------------------------------------------
+_MLFLOW_FIX = (
+    "start the tracking server or correct the link (`mlops mlflow link NAME --tracking-uri "
+    "URI`); alias pushes wait in the outbox until it answers"
+)
+
+
+def _tracking_servers(links: list[MlflowLink]) -> dict[str, list[str]]:
+    """Each tracking server the links name, with the registered models they keep in step."""
+    found: dict[str, list[str]] = {}
+    for link in links:
+        found.setdefault(link.tracking_uri, []).append(link.registered_model)
+    return found
+
+
+def _mlflow(uri: str, names: list[str], waiting: list[AliasPush], timeout: float) -> Check:
+    """Whether the tracking server answers and still has every linked registered model, and
+    whether alias pushes wait for it: a read, never a write."""
+    from mlops_tui.adapters.mlflow_registry import open_registry
+
+    name = f"MLflow {uri}"
+    try:
+        with open_registry(uri, timeout=timeout) as registry:
+            there = {r.name for r in registry.registered_models(names)}
+    except MlopsError as exc:
+        return Check(name, "problem", exc.reason, _MLFLOW_FIX)
+    gone = [n for n in names if n not in there]
+    if gone:
+        return Check(
+            name,
+            "warn",
+            f"answers, but has no registered model {_names(gone)} any more",
+            "unlink those models (`mlops mlflow unlink NAME`) or register them again in MLflow",
+        )
+    if waiting:
+        oldest = waiting[0]
+        return Check(
+            name,
+            "warn",
+            f"answers; {len(waiting)} alias pushes wait (the oldest: {oldest.model} "
+            f"v{oldest.version}, {oldest.last_error or 'not tried yet'})",
+            "`mlops mlflow sync` pushes them now",
+        )
+    return Check(name, "ok", f"answers, with the {len(names)} linked registered models")
 
 
 # -- webhooks --------------------------------------------------------------------------------

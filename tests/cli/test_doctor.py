@@ -259,3 +259,44 @@ def test_webhooks_are_asked_and_never_sent_an_event(db: str) -> None:
         assert history(db) == events and ok(db, "webhook", "log", "--json") == attempts
     finally:
         receiver.stop()
+
+
+def test_each_mlflow_tracking_server_is_read_from_never_written(
+    db: str, mlflow_local: str, mlflow_server
+) -> None:
+    from tests.mlflowstack import seed, unique
+
+    seed(mlflow_local, "ranker", 1)
+    ok(db, "mlflow", "import", "--tracking-uri", mlflow_local)
+    kept = unique("kept")
+    seed(mlflow_server.url, kept, 1)
+    ok(db, "model", "add", "linked", "--owner", "tester")
+    ok(
+        db,
+        "mlflow",
+        "link",
+        "linked",
+        "--tracking-uri",
+        mlflow_server.url,
+        "--registered-model",
+        kept,
+    )
+    ok(db, "record", "deploy", "ranker", "--version", "1")  # pushed at once: nothing waits
+    events = history(db)
+    registry = mlflow_local.removeprefix("sqlite:///")
+    before = digest(registry)
+
+    code, checks = doctor(db)
+    local, served = (
+        one(checks, f"MLflow {mlflow_local}"),
+        one(checks, f"MLflow {mlflow_server.url}"),
+    )
+    assert local["status"] == "ok" and served["status"] == "ok", checks
+    assert "the 1 linked registered models" in served["detail"]
+    assert history(db) == events and digest(registry) == before
+
+    os.rename(registry, registry + ".away")
+    code, checks = doctor(db)
+    gone = one(checks, f"MLflow {mlflow_local}")
+    assert code == 1 and gone["status"] == "problem" and "does not exist" in gone["detail"]
+    assert "mlflow link" in gone["fix"] and history(db) == events
