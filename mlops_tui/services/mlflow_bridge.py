@@ -792,23 +792,31 @@ def push(
         except MlopsError as exc:
             tried += [_retry_later(ctx, p, exc.reason) for p in group]
             continue
+        down: str | None = None  # once a server stops answering, the rest wait: no more waits
         try:
             for p in group:
-                tried.append(_push_one(ctx, registry, p))
+                if down is not None:
+                    tried.append(_retry_later(ctx, p, down))
+                    continue
+                pushed, down = _push_one(ctx, registry, p)
+                tried.append(pushed)
         finally:
             registry.close()
     return tried
 
 
-def _push_one(ctx: Context, registry: Registry, p: AliasPush) -> AliasPush:
+def _push_one(ctx: Context, registry: Registry, p: AliasPush) -> tuple[AliasPush, str | None]:
+    """The push as it ended, and why the server is down if it is."""
     assert p.mlflow_version is not None
     try:
         registry.set_alias(p.registered_model, p.alias, p.mlflow_version)
-    except NotFound as exc:
-        return _settle(ctx, p, {"status": PushStatus.FAILED, "last_error": exc.reason})
-    except (RegistryUnreachable, MlopsError) as exc:
-        return _retry_later(ctx, p, exc.reason)
-    return _landed(ctx, p)
+    except (NotFound, InvalidInput) as exc:  # MLflow refused it: trying again changes nothing
+        return _settle(ctx, p, {"status": PushStatus.FAILED, "last_error": exc.reason}), None
+    except RegistryUnreachable as exc:
+        return _retry_later(ctx, p, exc.reason), exc.reason
+    except MlopsError as exc:
+        return _retry_later(ctx, p, exc.reason), None
+    return _landed(ctx, p), None
 
 
 def _retry_later(ctx: Context, p: AliasPush, why: str) -> AliasPush:
