@@ -26,6 +26,7 @@ import socket
 import sqlite3
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,6 +56,8 @@ PAGE_SIZE = 1000
 NAMED_SEARCHES = 20
 #: Run ids per runs/search request: short enough a filter for any server to parse.
 RUN_BATCH = 100
+#: the waits before a request that met a server error (5xx) is tried again
+RETRY_WAITS = (0.2, 0.6)
 #: What a run id looks like (MLflow makes 32 hex digits): anything else is not put in a filter.
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: How much of an error body is read: enough for MLflow's JSON message, not a whole page.
@@ -124,6 +127,16 @@ class Registry(ABC):
         """Every version of one registered model, sorted by number. Their aliases are in
         `RegisteredModel.aliases`: MLflow's version search does not give them. Raises
         NotFound when there is no registered model of that name."""
+
+    def all_versions(self, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        """Every version of each of these registered models (as `versions`), by name; a
+        name MLflow does not have has none. Many names are read in one search."""
+        found: dict[str, list[ModelVersion]] = {}
+        for name in names:
+            found[name] = []
+            with contextlib.suppress(NotFound):
+                found[name] = self.versions(name)
+        return found
 
     @abstractmethod
     def runs(self, run_ids: Iterable[str]) -> dict[str, Run]:
@@ -380,6 +393,28 @@ class RestRegistry(Registry):
             raise NotFound(f"MLflow has no registered model named {name!r}")
         return sorted(found, key=_version_key)
 
+    def all_versions(self, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        """A whole registry's versions in one paged search (a thousand versions a request)
+        rather than one search a model: 5,000 versions in 0.6 s instead of 8."""
+        wanted = set(names)
+        if len(wanted) <= NAMED_SEARCHES:
+            pairs = _pooled(self._versions_or_none, sorted(wanted), self.threads)
+            return {name: found or [] for name, found in pairs}
+        every: dict[str, list[ModelVersion]] = {name: [] for name in wanted}
+        path = "model-versions/search"
+        for page in self._pages(path, "model_versions", {}):
+            with self._shaped(path):
+                for item in page:
+                    if item.get("name") in wanted:
+                        every[str(item["name"])].append(_rest_version(item))
+        return {name: sorted(found, key=_version_key) for name, found in every.items()}
+
+    def _versions_or_none(self, name: str) -> list[ModelVersion] | None:
+        try:
+            return self.versions(name)
+        except NotFound:
+            return None
+
     def runs(self, run_ids: Iterable[str]) -> dict[str, Run]:
         """runs/search by batches of ids: MLflow answers a runs/get in ~15 ms and a search
         of 100 runs in ~90 ms, so a thousand runs take one second instead of fifteen. A
@@ -396,10 +431,12 @@ class RestRegistry(Registry):
             experiments = self._experiment_ids()
             batches = [plain[i : i + RUN_BATCH] for i in range(0, len(plain), RUN_BATCH)]
             try:
-                search = partial(self._search_runs, experiments)
-                # a search is real work for the server: fewer at once than for small reads
-                for _, runs in _pooled(search, batches, min(self.threads, 4)):
-                    found += runs
+                # One search at a time: MLflow parses the id list with ast.literal_eval, which
+                # fails now and then under concurrent requests on CPython 3.11 (HTTP 500
+                # "AST constructor recursion depth mismatch"), and running them together
+                # saved only a tenth of the time.
+                for batch in batches:
+                    found += self._search_runs(experiments, batch)
             except InvalidInput:
                 odd = ids
         found += [run for _, run in _pooled(self._run, odd, self.threads)]
@@ -503,11 +540,17 @@ class RestRegistry(Registry):
     def _call(
         self, method: str, path: str, params: dict[str, str] | None = None, body: object = None
     ) -> dict[str, Any]:
-        """One request's JSON object, or this tool's error for whatever went wrong."""
-        try:
-            return self._request(method, path, params, body)
-        except _HttpFailure as failure:
-            raise self._refused(failure, path) from None
+        """One request's JSON object, or this tool's error for whatever went wrong. A server
+        error (5xx) is tried again, twice, after a short wait: every request here reads, or
+        sets an alias to a value, so repeating one changes nothing more."""
+        for wait_for in (*RETRY_WAITS, None):
+            try:
+                return self._request(method, path, params, body)
+            except _HttpFailure as failure:
+                if failure.status < 500 or wait_for is None:
+                    raise self._refused(failure, path) from None
+            time.sleep(wait_for)
+        raise AssertionError("unreachable")
 
     def _request(
         self, method: str, path: str, params: dict[str, str] | None, body: object
@@ -833,6 +876,28 @@ class LocalRegistry(Registry):
         if not found and not [m for m in self._search_models(filter_string) if m.name == name]:
             raise NotFound(f"MLflow has no registered model named {name!r}")
         return sorted(found, key=_version_key)
+
+    def all_versions(self, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        wanted = set(names)
+        if len(wanted) <= NAMED_SEARCHES:
+            return super().all_versions(sorted(wanted))
+        every: dict[str, list[ModelVersion]] = {name: [] for name in wanted}
+        token: str | None = None
+        while True:
+            page = self._do(
+                partial(
+                    self._client.search_model_versions,
+                    max_results=self.page_size,
+                    page_token=token,
+                )
+            )
+            for v in page:
+                if v.name in wanted:
+                    every[v.name].append(_local_version(v))
+            token = page.token
+            if not token:
+                break
+        return {name: sorted(found, key=_version_key) for name, found in every.items()}
 
     def runs(self, run_ids: Iterable[str]) -> dict[str, Run]:
         """By batches of ids, as over REST: a search of 100 runs costs about what 3 reads

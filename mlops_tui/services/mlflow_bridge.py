@@ -87,11 +87,12 @@ class NewVersion:
 
     number: int
     source: ModelVersion
-    run: Run | None
-    commit: str | None
-    params: dict[str, str]
-    metrics: dict[str, float]
-    author: str | None
+    #: the rest from the training run, once read (`_fill_runs`)
+    run: Run | None = None
+    commit: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    author: str | None = None
 
     @property
     def mlflow_version(self) -> str:
@@ -157,10 +158,9 @@ class _Fetched:
     versions: list[ModelVersion]
 
 
-def _fetch(
-    registry: Registry, names: Sequence[str] | None
-) -> tuple[list[_Fetched], dict[str, Run]]:
-    """Everything an import needs, read before anything is written."""
+def _fetch(registry: Registry, names: Sequence[str] | None) -> list[_Fetched]:
+    """The registered models and their versions, read before anything is written (runs
+    come later, and only for the versions that will be brought in)."""
     found = registry.registered_models(names)
     if names:
         missing = [n for n in names if n not in {r.name for r in found}]
@@ -169,9 +169,22 @@ def _fetch(
             raise no_such(
                 "registered model in MLflow", missing[0], known, cli="see MLflow's Models page"
             )
-    fetched = [_Fetched(rm, registry.versions(rm.name)) for rm in found]
-    run_ids = {v.run_id for f in fetched for v in f.versions if v.run_id}
-    return fetched, registry.runs(run_ids)
+    every = registry.all_versions([r.name for r in found])
+    return [_Fetched(rm, every.get(rm.name, [])) for rm in found]
+
+
+def _fill_runs(registry: Registry, plans: Iterable[ModelPlan]) -> None:
+    """Each version to bring in, completed from its training run: the commit, parameters,
+    final metrics and author. Versions already here cost no read."""
+    new = [nv for plan in plans for nv in plan.versions]
+    runs = registry.runs({nv.source.run_id for nv in new if nv.source.run_id})
+    for nv in new:
+        run = runs.get(nv.source.run_id) if nv.source.run_id else None
+        nv.run = run
+        nv.commit = _commit(run)
+        nv.params = dict(run.params) if run else {}
+        nv.metrics = _finite(run.metrics) if run else {}
+        nv.author = (run.tags.get("mlflow.user") if run else None) or nv.source.user_id or None
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
@@ -213,7 +226,7 @@ def _taken_numbers(ctx: Context, model: str) -> set[int]:
 
 
 def _plan_versions(
-    plan: ModelPlan, fetched: _Fetched, runs: dict[str, Run], known: dict[str, int], taken: set[int]
+    plan: ModelPlan, fetched: _Fetched, known: dict[str, int], taken: set[int]
 ) -> None:
     """The versions MLflow has and this model has not, numbered as in MLflow where that
     number is free here."""
@@ -224,18 +237,7 @@ def _plan_versions(
         wanted = int(mv.version) if mv.version.isdigit() else 0
         number = wanted if wanted > 0 and wanted not in taken else max(taken, default=0) + 1
         taken.add(number)
-        run = runs.get(mv.run_id) if mv.run_id else None
-        plan.versions.append(
-            NewVersion(
-                number=number,
-                source=mv,
-                run=run,
-                commit=_commit(run),
-                params=dict(run.params) if run else {},
-                metrics=_finite(run.metrics) if run else {},
-                author=(run.tags.get("mlflow.user") if run else None) or mv.user_id or None,
-            )
-        )
+        plan.versions.append(NewVersion(number=number, source=mv))
         plan.numbers[mv.version] = number
 
 
@@ -274,9 +276,17 @@ def plan_import(
     names = [validate_registered_model(n) for n in models]
     registry = opener(uri)
     try:
-        fetched, runs = _fetch(registry, names or None)
+        report = _plan_import(ctx, registry, uri, names, production_alias)
+        _fill_runs(registry, report.plans)
     finally:
         registry.close()
+    return report
+
+
+def _plan_import(
+    ctx: Context, registry: Registry, uri: str, names: list[str], production_alias: str
+) -> Report:
+    fetched = _fetch(registry, names or None)
     links = {
         ln.registered_model: ln for ln in ctx.store.rows(schema.MLFLOW_LINKS, tracking_uri=uri)
     }
@@ -300,7 +310,7 @@ def plan_import(
             continue
         plan = ModelPlan(rm.name, name, new=link is None, aliases=dict(rm.aliases))
         if link is None:
-            _plan_versions(plan, f, runs, {}, set())
+            _plan_versions(plan, f, {}, set())
             _production(plan, f, production_alias)
             plan.stage = (
                 Stage.MONITOR
@@ -310,7 +320,7 @@ def plan_import(
             plan.description = plain_text(rm.description, MAX_DESCRIPTION)
             plan.tags = {plain_text(k, 250): plain_text(v, 5000) for k, v in rm.tags.items()}
         else:
-            _plan_link(ctx, plan, link, f, runs)
+            _plan_link(ctx, plan, link, f)
         plans.append(plan)
     if refused:
         raise InvalidInput(
@@ -320,13 +330,11 @@ def plan_import(
     return Report(uri, plans, dry_run=True)
 
 
-def _plan_link(
-    ctx: Context, plan: ModelPlan, link: MlflowLink, f: _Fetched, runs: dict[str, Run]
-) -> None:
+def _plan_link(ctx: Context, plan: ModelPlan, link: MlflowLink, f: _Fetched) -> None:
     """A linked model's sync: new versions, alias moves, and whether MLflow's production
     alias agrees with production here."""
     known = _known_versions(ctx, link.model, link.registered_model)
-    _plan_versions(plan, f, runs, known, _taken_numbers(ctx, link.model))
+    _plan_versions(plan, f, known, _taken_numbers(ctx, link.model))
     _moves(plan, link.aliases)
     if link.alias is not None:
         there = plan.aliases.get(link.alias)
@@ -554,19 +562,21 @@ def plan_sync(ctx: Context, name: str | None = None, *, opener: Opener = _open) 
     for uri, group in sorted(by_uri.items()):
         registry = opener(uri)
         try:
-            fetched, runs = _fetch(registry, [link.registered_model for link in group])
-        except NotFound as exc:
-            raise NotFound(f"{exc.reason} (on {uri})") from None
+            try:
+                fetched = _fetch(registry, [link.registered_model for link in group])
+            except NotFound as exc:
+                raise NotFound(f"{exc.reason} (on {uri})") from None
+            found = {f.registered.name: f for f in fetched}
+            plans = []
+            for link in group:
+                plan = ModelPlan(link.registered_model, link.model, new=False)
+                f = found[link.registered_model]
+                plan.aliases = dict(f.registered.aliases)
+                _plan_link(ctx, plan, link, f)
+                plans.append(plan)
+            _fill_runs(registry, plans)
         finally:
             registry.close()
-        found = {f.registered.name: f for f in fetched}
-        plans = []
-        for link in group:
-            plan = ModelPlan(link.registered_model, link.model, new=False)
-            f = found[link.registered_model]
-            plan.aliases = dict(f.registered.aliases)
-            _plan_link(ctx, plan, link, f, runs)
-            plans.append(plan)
         reports.append(Report(uri, plans, dry_run=True))
     return reports
 

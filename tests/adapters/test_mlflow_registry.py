@@ -334,8 +334,10 @@ class FakeServer:
         delay: float = 0.0,
         tls: tuple[Path, Path] | None = None,
         routes: dict[str, tuple[int, Body]] | None = None,
+        errors_first: int = 0,
     ) -> None:
         self.delay, self.content_type = delay, content_type
+        self.errors_left = errors_first  # the first requests get HTTP 500
         self.answer = (status, _encoded(body))
         self.routes = {k: (code, _encoded(b)) for k, (code, b) in (routes or {}).items()}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
@@ -350,6 +352,10 @@ class FakeServer:
                     time.sleep(fake.delay)
                 route = self.path.split("?")[0].removeprefix("/api/2.0/mlflow/")
                 status, body = fake.routes.get(route, fake.answer)
+                if fake.errors_left > 0:
+                    fake.errors_left -= 1
+                    status, body = 500, b'{"error_code": "INTERNAL_ERROR", "message": "AST"}'
+
                 self.send_response(status)
                 self.send_header("Content-Type", fake.content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -428,6 +434,40 @@ def test_a_server_error_is_one_line(fake: Callable[..., FakeServer]) -> None:
     with pytest.raises(RegistryUnreachable) as exc:
         open_registry(bad_gateway.url).registered_models()
     assert one_line(exc, 4) == f"MLflow at {bad_gateway.url} answered HTTP 502"
+
+
+def test_a_server_error_is_tried_three_times(fake: Callable[..., FakeServer]) -> None:
+    """MLflow fails a request now and then under load (HTTP 500): two retries ride it out,
+    and a server that keeps failing is refused after the third try."""
+    flaky = fake(200, {"registered_models": [{"name": "churn"}]}, errors_first=2)
+    assert [m.name for m in open_registry(flaky.url).registered_models()] == ["churn"]
+    assert len(flaky.requests) == 3
+    broken = fake(500, {"error_code": "INTERNAL_ERROR", "message": "down"})
+    with pytest.raises(RegistryUnreachable):
+        open_registry(broken.url).registered_models()
+    assert len(broken.requests) == 3
+    refused = fake(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "no"})
+    with pytest.raises(InvalidInput):
+        open_registry(refused.url).registered_models()
+    assert len(refused.requests) == 1, "a refusal is not tried again"
+
+
+def test_many_models_versions_are_read_in_one_search(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlops_tui.adapters.mlflow_registry as adapter
+
+    names = [unique("many") for _ in range(3)]
+    for i, name in enumerate(names):
+        seed(backend.uri, name, i + 1)
+    registry = backend.open(page_size=2)
+    absent = unique("absent")
+    one_by_one = registry.all_versions([*names, absent])
+    monkeypatch.setattr(adapter, "NAMED_SEARCHES", 1)
+    at_once = registry.all_versions([*names, absent])
+    assert at_once == one_by_one and at_once[absent] == []
+    assert [len(at_once[n]) for n in names] == [1, 2, 3]
+    assert [v.version for v in at_once[names[2]]] == ["1", "2", "3"]
 
 
 def test_a_server_that_never_answers_times_out(fake: Callable[..., FakeServer]) -> None:
