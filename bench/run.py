@@ -16,6 +16,11 @@ For each backend (SQLite, and PostgreSQL when a server answers) and each size (1
   one after a model moved; at the largest size, 200 Alertmanager notifications a second
   for 10 s to a real server, with each request's latency (median, and p99) and the rate.
 
+Then `mlops mlflow import` (bench/mlflow_bench.py) of 500 registered models with 10 versions
+each from a real `mlflow server`, over REST, into a fresh database of each backend: its wall
+time and events written per second, the same import again (nothing new), and how long
+reading the registry over REST takes on its own. Skipped when no MLflow server is installed.
+
 Every figure is a median with its spread (p10 to p90; min to max for the TUI's few runs),
 and its growth from the smallest to the largest size. Prints a Markdown table for the
 README and writes bench/results/latest.json. `--quick` is a small, fast run.
@@ -43,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import serve_bench, tui_bench
+from bench import mlflow_bench, serve_bench, tui_bench
 from bench.generate import seed
 from mlops_tui.store import open_store
 
@@ -377,6 +382,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-tui", action="store_true")
     parser.add_argument("--no-serve", action="store_true", help="skip mlops serve's load")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow import")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latest.json"))
     args = parser.parse_args()
     sizes = [
@@ -448,6 +454,25 @@ def main() -> None:
                     add("serve: Alertmanager hook latency, p99", backend, size, [p99], "ms")
                 if backend == "postgresql":
                     drop_pg(server, schema)
+    mlflow_models, mlflow_versions = mlflow_bench.QUICK if args.quick else mlflow_bench.FULL
+    mlflow_results: list[dict[str, Any]] = []
+    skip_mlflow = "--no-mlflow" if args.no_mlflow else mlflow_bench.unavailable()
+    if skip_mlflow:
+        print(f"# MLflow import: skipped ({skip_mlflow})", file=sys.stderr)
+    else:
+        for figure, backend, samples in mlflow_bench.figures(
+            mlflow_models, mlflow_versions, pg_server=server
+        ):
+            mlflow_results.append(
+                {
+                    "figure": figure,
+                    "backend": backend,
+                    "models": mlflow_models,
+                    "versions": mlflow_versions,
+                    "unit": mlflow_bench.UNITS[figure],
+                    **stats(samples),
+                }
+            )
     results += ratios(results)
     load_after = os.getloadavg()
     text = table(results, sizes)
@@ -458,6 +483,13 @@ def main() -> None:
         f"{load_after[0]:.1f} after; {datetime.now(UTC):%Y-%m-%d}"
     )
     print(f"\n{header}\n\n{text}")
+    mlflow_text = table(mlflow_results, [mlflow_models]) if mlflow_results else None
+    if mlflow_text:
+        print(
+            f"\nMLflow import over REST, {mlflow_models:,} registered models x "
+            f"{mlflow_versions} versions: median (min to max over {mlflow_bench.RUNS} runs)"
+            f"\n\n{mlflow_text}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -472,6 +504,14 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - started, 1),
                 "results": results,
                 "markdown": text,
+                "mlflow": {
+                    "models": mlflow_models,
+                    "versions": mlflow_versions,
+                    "results": mlflow_results,
+                    "markdown": mlflow_text,
+                }
+                if mlflow_results
+                else None,
             },
             indent=2,
         )

@@ -173,8 +173,9 @@ def test_a_database_from_before_the_chain_is_hashed_on_upgrade(request, tmp_path
             drop_pg_schema(*cleanup)
 
 
-def undo_tokens_and_alert_sources(db_url: str) -> None:
-    """What the step that added tokens and alerts' fingerprints did, undone."""
+def undo_tokens_and_later_steps(db_url: str) -> None:
+    """What the step that added tokens and alerts' fingerprints did, and the steps after
+    it, undone."""
     for statement in (
         "DROP TABLE tokens",
         "DROP INDEX alerts_fingerprint",
@@ -184,6 +185,8 @@ def undo_tokens_and_alert_sources(db_url: str) -> None:
         "WHERE status <> 'resolved'",
     ):
         raw_execute(db_url, statement)
+    for table in ("mlflow_pushes", "mlflow_versions", "mlflow_links"):  # the step after it
+        raw_execute(db_url, f"DROP TABLE {table}")
 
 
 def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
@@ -201,7 +204,7 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP FUNCTION mlops_notify")
         raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
-        undo_tokens_and_alert_sources(db_url)
+        undo_tokens_and_later_steps(db_url)
         raw_execute(db_url, "UPDATE mlops_meta SET value = '5' WHERE key = 'schema_version'")
     else:
         raw_execute(db_url, "DROP TABLE audit_anchor")
@@ -209,7 +212,7 @@ def test_a_database_from_the_release_before_the_anchor_is_anchored_on_upgrade(
         raw_execute(db_url, "DROP TABLE events_search")
         raw_execute(db_url, "DROP TABLE checkpoints")
         raw_execute(db_url, "ALTER TABLE users DROP COLUMN bot")
-        undo_tokens_and_alert_sources(db_url)
+        undo_tokens_and_later_steps(db_url)
         raw_execute(db_url, "PRAGMA user_version = 5")
     with open_store(db_url) as upgraded:
         assert upgraded.schema_version() == migrations.LATEST
