@@ -217,7 +217,8 @@ def read_registry(url: str) -> Read:
     with open_registry(url) as registry:
         found = registry.registered_models()
         listed = time.perf_counter()
-        versions = [v for m in found for v in registry.versions(m.name)]
+        every = registry.all_versions([m.name for m in found])
+        versions = [v for found_versions in every.values() for v in found_versions]
         versioned = time.perf_counter()
         runs = registry.runs(v.run_id for v in versions if v.run_id)
         done = time.perf_counter()
