@@ -858,21 +858,11 @@ class LocalRegistry(Registry):
 
     def versions(self, name: str) -> list[ModelVersion]:
         filter_string, _ = name_filter(name)
-        found: list[ModelVersion] = []
-        token: str | None = None
-        while True:
-            page = self._do(
-                partial(
-                    self._client.search_model_versions,
-                    filter_string=filter_string,
-                    max_results=self.page_size,
-                    page_token=token,
-                )
-            )
-            found += [_local_version(v) for v in page if v.name == name]
-            token = page.token
-            if not token:
-                break
+        found = [
+            _local_version(v)
+            for v in self._paged(self._client.search_model_versions, filter_string=filter_string)
+            if v.name == name
+        ]
         if not found and not [m for m in self._search_models(filter_string) if m.name == name]:
             raise NotFound(f"MLflow has no registered model named {name!r}")
         return sorted(found, key=_version_key)
@@ -882,21 +872,9 @@ class LocalRegistry(Registry):
         if len(wanted) <= NAMED_SEARCHES:
             return super().all_versions(sorted(wanted))
         every: dict[str, list[ModelVersion]] = {name: [] for name in wanted}
-        token: str | None = None
-        while True:
-            page = self._do(
-                partial(
-                    self._client.search_model_versions,
-                    max_results=self.page_size,
-                    page_token=token,
-                )
-            )
-            for v in page:
-                if v.name in wanted:
-                    every[v.name].append(_local_version(v))
-            token = page.token
-            if not token:
-                break
+        for v in self._paged(self._client.search_model_versions):
+            if v.name in wanted:
+                every[v.name].append(_local_version(v))
         return {name: sorted(found, key=_version_key) for name, found in every.items()}
 
     def runs(self, run_ids: Iterable[str]) -> dict[str, Run]:
@@ -1032,58 +1010,37 @@ class LocalRegistry(Registry):
 
     def _experiment_ids(self) -> list[str]:
         """Every experiment's id, deleted ones too (see RestRegistry._experiment_ids)."""
-        ids: list[str] = []
-        token: str | None = None
-        while True:
-            page = self._do(
-                partial(
-                    self._client.search_experiments,
-                    view_type=self._view_type.ALL,
-                    max_results=PAGE_SIZE,
-                    page_token=token,
-                )
-            )
-            ids += [str(e.experiment_id) for e in page]
-            token = page.token
-            if not token:
-                return ids
+        search = self._client.search_experiments
+        return [
+            str(e.experiment_id)
+            for e in self._paged(search, view_type=self._view_type.ALL, max_results=PAGE_SIZE)
+        ]
 
     def _search_runs(self, experiments: list[str], batch: list[str]) -> list[Run | None]:
         quoted = ", ".join(f"'{r}'" for r in batch)
-        found: list[Run | None] = []
-        token: str | None = None
-        while True:
-            page = self._do(
-                partial(
-                    self._client.search_runs,
-                    experiments,
-                    filter_string=f"attributes.run_id IN ({quoted})",
-                    run_view_type=self._view_type.ACTIVE_ONLY,
-                    max_results=len(batch),
-                    page_token=token,
-                )
-            )
-            found += [_local_run(run) for run in page]
-            token = page.token
-            if not token:
-                return found
+        found = self._paged(
+            self._client.search_runs,
+            experiment_ids=experiments,
+            filter_string=f"attributes.run_id IN ({quoted})",
+            run_view_type=self._view_type.ACTIVE_ONLY,
+            max_results=len(batch),
+        )
+        return [_local_run(run) for run in found]
 
     def _search_models(self, filter_string: str | None) -> list[RegisteredModel]:
-        found: list[RegisteredModel] = []
+        search = self._client.search_registered_models
+        return [_local_model(m) for m in self._paged(search, filter_string=filter_string)]
+
+    def _paged(self, search: Callable[..., Any], **criteria: Any) -> Iterator[Any]:
+        """Each item of every page of one of MlflowClient's searches, `page_size` a page."""
+        criteria.setdefault("max_results", self.page_size)
         token: str | None = None
         while True:
-            page = self._do(
-                partial(
-                    self._client.search_registered_models,
-                    filter_string=filter_string,
-                    max_results=self.page_size,
-                    page_token=token,
-                )
-            )
-            found += [_local_model(m) for m in page]
+            page = self._do(partial(search, page_token=token, **criteria))
+            yield from page
             token = page.token
             if not token:
-                return found
+                return
 
     def _error(self, exc: BaseException) -> MlopsError:
         """MLflow's or SQLAlchemy's exception as one line of this tool's."""
