@@ -225,6 +225,10 @@ def _taken_numbers(ctx: Context, model: str) -> set[int]:
     return numbers | {b.version for b in ctx.store.rows(schema.BUILDS, model=model)}
 
 
+#: the version states not brought in (yet): a registration under way, or one that failed
+_NOT_READY = ("PENDING_REGISTRATION", "FAILED_REGISTRATION")
+
+
 def _plan_versions(
     plan: ModelPlan, fetched: _Fetched, known: dict[str, int], taken: set[int]
 ) -> None:
@@ -232,7 +236,7 @@ def _plan_versions(
     number is free here."""
     plan.numbers = dict(known)
     for mv in fetched.versions:
-        if mv.version in known or mv.status.upper() != "READY":
+        if mv.version in known or mv.status.upper() in _NOT_READY:
             continue  # a registration still pending is brought in by a later sync
         wanted = int(mv.version) if mv.version.isdigit() else 0
         number = wanted if wanted > 0 and wanted not in taken else max(taken, default=0) + 1
