@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 URI_HELP = (
-    "http(s)://… (REST), or sqlite:///… / postgresql://… (needs mlops-tui[mlflow]); "
+    "http(s)://… (REST), or sqlite:///… / postgresql://… (needs mlops-tui\\[mlflow]); "
     "credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
 )
 
