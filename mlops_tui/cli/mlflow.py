@@ -143,7 +143,7 @@ def link(
     """Set ALIAS in MLflow on every version deployed (or rolled back to) here.
 
     A version maps to an MLflow version when it was imported from there, or when its
-    [data].ref is models:/RM/N.
+    `\\[data].ref` is models:/RM/N.
     """
     from mlops_tui.services import mlflow_bridge
 
